@@ -1,0 +1,167 @@
+"""Detector configuration: one dataclass, named profiles, TOML in and out.
+
+Every duration is given in seconds and every level as a multiple of the recording's own resting
+level, so one configuration works at any sample rate (200 Hz to 4 kHz) and in any unit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from .errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+MAINS_CHOICES = ("auto", "50", "60", "off")
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """Parameters of the Detector. Defaults are the ``night`` profile."""
+
+    profile: str = "night"
+    # Pre-filter: surface-EMG band, narrowed automatically below 1 kHz sampling.
+    band_low_hz: float = 20.0
+    band_high_hz: float = 450.0
+    band_order: int = 2
+    # Mains interference: "auto" looks at the first second of the stream.
+    mains: str = "auto"
+    mains_harmonics: int = 3
+    """Highest odd harmonic of the mains frequency that gets its own notch."""
+    notch_q: float = 25.0
+    # Envelope and resting baseline.
+    envelope_window_s: float = 0.05
+    baseline_tau_s: float = 30.0
+    """Time constant with which the resting level follows slow changes at rest."""
+    baseline_startup_s: float = 1.0
+    """Opening span in which the resting level is learnt quickly and nothing is detected."""
+    baseline_creep_tau_s: float = 1800.0
+    """Time constant of the slow rise allowed during activity (absorbs a lasting change of noise
+    floor without adapting away a cramp of several minutes)."""
+    # Sustained involuntary contraction (spasm).
+    on_ratio: float = 4.0
+    """Envelope level, as a multiple of resting RMS, at which activity starts."""
+    off_ratio: float = 2.5
+    """Envelope level below which activity has stopped (hysteresis)."""
+    onset_ratio: float = 1.5
+    """Level the onset is traced back to: the last moment the envelope was this close to rest."""
+    min_duration_s: float = 2.0
+    max_dropout_s: float = 0.5
+    """Longest relaxation tolerated inside one spasm."""
+    min_active_fraction: float = 0.7
+    # Fasciculation: an isolated single motor-unit potential at rest.
+    fasc_ratio: float = 8.0
+    """Peak of the filtered signal, as a multiple of resting RMS, that a potential must reach."""
+    fasc_max_width_s: float = 0.03
+    fasc_guard_s: float = 0.25
+    """Rest required before and after a potential for it to count as isolated."""
+    ecg_interval_tolerance: float = 0.12
+    ecg_min_interval_s: float = 0.33
+    ecg_max_interval_s: float = 2.0
+    ecg_amplitude_tolerance: float = 0.35
+    # Signal quality.
+    flat_ratio: float = 0.05
+    """Envelope below this multiple of resting RMS for ``flat_min_s`` marks a flat line."""
+    flat_min_s: float = 1.0
+    clip_level: float | None = None
+    """Absolute raw level at or beyond which a sample counts as clipped (None: not checked)."""
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ConfigError naming the first value that cannot work."""
+        if self.mains not in MAINS_CHOICES:
+            raise ConfigError(
+                f"mains must be one of {', '.join(MAINS_CHOICES)}, not {self.mains!r}"
+            )
+        positive = (
+            "band_low_hz band_high_hz notch_q envelope_window_s baseline_tau_s "
+            "baseline_creep_tau_s on_ratio off_ratio onset_ratio min_duration_s fasc_ratio "
+            "fasc_max_width_s flat_min_s"
+        ).split()
+        for name in positive:
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not value > 0:
+                raise ConfigError(f"{name} must be a positive number, not {value!r}")
+        if not self.band_low_hz < self.band_high_hz:
+            raise ConfigError("band_low_hz must be below band_high_hz")
+        if not 1 <= int(self.band_order) <= 8:
+            raise ConfigError("band_order must be between 1 and 8")
+        if not self.off_ratio <= self.on_ratio:
+            raise ConfigError("off_ratio must not exceed on_ratio")
+        if not 0 < self.min_active_fraction <= 1:
+            raise ConfigError("min_active_fraction must be in (0, 1]")
+        if self.max_dropout_s < 0 or self.fasc_guard_s < 0 or self.baseline_startup_s < 0:
+            raise ConfigError("durations must not be negative")
+        if self.clip_level is not None and not self.clip_level > 0:
+            raise ConfigError("clip_level must be positive when given")
+
+    def replace(self, **changes: Any) -> DetectorConfig:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        return {k: v for k, v in out.items() if v is not None}
+
+    def to_toml(self, path: str | Path) -> None:
+        Path(path).write_text(tomli_w.dumps({"detector": self.to_dict()}))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DetectorConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - set(known))
+        if unknown:
+            raise ConfigError(f"unknown configuration keys: {', '.join(unknown)}")
+        base = profile(str(data.get("profile", "night")))
+        try:
+            return dataclasses.replace(base, **data)
+        except TypeError as exc:  # pragma: no cover - guarded by the key check
+            raise ConfigError(str(exc)) from exc
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> DetectorConfig:
+        try:
+            data = tomllib.loads(Path(path).read_text())
+        except OSError as exc:
+            raise ConfigError(f"cannot read configuration {path}: {exc.strerror}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
+        section = data.get("detector", data)
+        if not isinstance(section, dict):
+            raise ConfigError(f"{path}: [detector] must be a table")
+        try:
+            return cls.from_dict(section)
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc}") from exc
+
+
+PROFILES: dict[str, DetectorConfig] = {
+    "night": DetectorConfig(),
+    "training": DetectorConfig(
+        profile="training",
+        envelope_window_s=0.03,
+        min_duration_s=1.5,
+        max_dropout_s=0.15,
+        min_active_fraction=0.8,
+    ),
+}
+
+
+def profile(name: str) -> DetectorConfig:
+    """The named profile (``night`` or ``training``)."""
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise ConfigError(
+            f"unknown profile {name!r}; choose one of {', '.join(PROFILES)}"
+        ) from None
