@@ -199,7 +199,7 @@ class Detector:
         probe, self._probe = self._probe, []
         self._restart(probe[0], startup=True)
         out = self._run(probe[0], None)
-        for prev, f in zip(probe, probe[1:]):
+        for prev, f in zip(probe, probe[1:], strict=False):
             out += self._run(f, prev.stop)
         return out
 
