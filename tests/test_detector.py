@@ -1,0 +1,156 @@
+"""Detector behaviour on hand-made signals: what it must find, what it must leave alone."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from emgspasm import ConfigError, Frame
+from emgspasm.config import DetectorConfig, profile
+from emgspasm.detect import Detector
+
+from .synthetic import rest_with_events
+
+
+def run(x, fs, cfg=None, blocks=None, gaps=()):
+    """Feed ``x`` in blocks; ``gaps`` are (start, length) sample spans left out of the stream."""
+    det = Detector(cfg or profile("night"))
+    out = []
+    n = x.shape[0]
+    lost = np.zeros(n, dtype=bool)
+    for g0, gl in gaps:
+        lost[g0 : g0 + gl] = True
+    sizes = iter(blocks or [])
+    i = 0
+    pending_gap = 0
+    while i < n:
+        if lost[i]:
+            j = i
+            while j < n and lost[j]:
+                j += 1
+            pending_gap += j - i
+            i = j
+            continue
+        size = next(sizes, None) or 4096
+        j = i + size
+        k = np.flatnonzero(lost[i:j])
+        if k.size:
+            j = i + int(k[0])
+        out += det.process(Frame(x[i:j], i, fs, ("EMG",), gap_before=pending_gap))
+        pending_gap = 0
+        i = j
+    out += det.flush()
+    return det, out
+
+
+@pytest.mark.parametrize("fs", [200.0, 1000.0, 2000.0, 4000.0])
+def test_spasm_fasciculations_found_and_brief_movement_ignored(fs):
+    x = rest_with_events(fs=fs, mains_hz=60.0)
+    det, eps = run(x, fs)
+    spasms = [e for e in eps if e.kind == "spasm"]
+    fasc = [e for e in eps if e.kind == "fasciculation"]
+    assert det.mains_hz == 60.0
+    assert len(spasms) == 1, spasms
+    sp = spasms[0]
+    assert abs(sp.onset_s - 8.0) < 0.05
+    assert abs(sp.offset_s - 20.0) < 0.25
+    assert sp.detected_s - 8.0 <= 2.0 + 0.25
+    assert sp.relative_rms > 10
+    if fs >= 1000:  # a 2 ms twitch is barely sampled at 200 Hz
+        assert sorted(round(e.onset_s, 1) for e in fasc) == [28.0, 31.3, 35.2]
+
+
+def test_rest_gives_nothing():
+    fs = 1000.0
+    x = rest_with_events(fs=fs, spasm=(0, 0), voluntary=(0, 0), fasciculations=())
+    _, eps = run(x, fs)
+    assert eps == []
+
+
+def test_periodic_heartbeat_crosstalk_is_not_a_fasciculation():
+    fs = 1000.0
+    beats = tuple(np.arange(5.0, 39.0, 0.85))
+    x = rest_with_events(fs=fs, spasm=(0, 0), voluntary=(0, 0), fasciculations=beats)
+    _, eps = run(x, fs)
+    assert [e for e in eps if e.kind == "fasciculation"] == []
+
+
+def test_training_profile_ignores_strides_but_flags_a_cramp():
+    fs, rng = 1000.0, np.random.default_rng(3)
+    n = int(60 * fs)
+    x = rng.normal(0, 2, n)
+    for t0 in np.arange(5.0, 40.0, 0.7):  # strides: 0.25 s bursts, relaxed in between
+        i = int(t0 * fs)
+        x[i : i + 250] += rng.normal(0, 40, 250)
+    x[int(45 * fs) : int(52 * fs)] += rng.normal(0, 40, int(7 * fs))
+    _, eps = run(x.astype(np.float32)[:, None], fs, profile("training"))
+    spasms = [e for e in eps if e.kind == "spasm"]
+    assert len(spasms) == 1 and abs(spasms[0].onset_s - 45.0) < 0.05
+
+
+def test_gap_ends_a_spasm_and_invents_nothing():
+    fs = 1000.0
+    x = rest_with_events(fs=fs, fasciculations=())
+    # lose 1.5 s in the middle of the spasm, and 2 s of rest later on
+    _, eps = run(x, fs, gaps=[(14000, 1500), (30000, 2000)])
+    spasms = [e for e in eps if e.kind == "spasm"]
+    assert spasms[0].offset <= 14000 and "ended by gap" in spasms[0].quality
+    for e in eps:
+        assert not (e.onset < 32000 and e.offset > 30000), e
+    assert all(e.kind == "spasm" for e in eps)
+
+
+def test_flat_line_is_marked_and_not_learnt_as_rest():
+    fs = 1000.0
+    x = rest_with_events(fs=fs, mains_hz=50.0)
+    x[21000:24000] = 0.0  # lead-off for 3 s
+    det, eps = run(x, fs)
+    flats = [q for q in det.quality if q.kind == "flat"]
+    assert len(flats) == 1 and 0 <= flats[0].start - 21000 < 1000  # after the notch rings out
+    assert len([e for e in eps if e.kind == "spasm"]) == 1
+
+
+def test_clipped_samples_are_counted_and_noted():
+    fs = 1000.0
+    x = rest_with_events(fs=fs)
+    x = np.clip(x, -60, 60)
+    _, eps = run(x, fs, profile("night").replace(clip_level=60.0))
+    spasm = next(e for e in eps if e.kind == "spasm")
+    assert any(q.startswith("clipped") for q in spasm.quality)
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.lists(st.integers(min_value=1, max_value=20000), min_size=1, max_size=40))
+def test_episodes_do_not_depend_on_block_sizes(sizes):
+    fs = 1000.0
+    x = rest_with_events(fs=fs, duration_s=40.0)
+    gaps = [(31000, 700)]
+    _, whole = run(x, fs, blocks=[x.shape[0]], gaps=gaps)
+    _, cut = run(x, fs, blocks=sizes, gaps=gaps)
+    assert len(whole) >= 3
+    assert cut == whole
+
+
+def test_one_sample_blocks_equal_whole_stream():
+    fs = 500.0
+    x = rest_with_events(
+        fs=fs, duration_s=30.0, spasm=(6.0, 12.0), voluntary=(14, 15), fasciculations=(20.0, 24.5)
+    )
+    _, whole = run(x, fs, blocks=[x.shape[0]])
+    _, single = run(x, fs, blocks=[1] * x.shape[0])
+    assert single == whole and len(whole) >= 2
+
+
+def test_config_toml_round_trip_and_errors(tmp_path):
+    cfg = profile("training").replace(min_duration_s=1.2)
+    path = tmp_path / "det.toml"
+    cfg.to_toml(path)
+    assert DetectorConfig.from_toml(path) == cfg
+    path.write_text("[detector]\nmin_duration_s = 'long'\n")
+    with pytest.raises(ConfigError, match="min_duration_s"):
+        DetectorConfig.from_toml(path)
+    path.write_text("[detector]\nbogus = 1\n")
+    with pytest.raises(ConfigError, match="bogus"):
+        DetectorConfig.from_toml(path)
+    with pytest.raises(ConfigError):
+        profile("sprint")
