@@ -185,8 +185,9 @@ class Detector:
         ] = -1
         self._si[:, K.SI_PREV_END] = np.iinfo(np.int64).min // 2
         self._ring = np.zeros((nch, self._win))
-        self._ev_i = np.zeros((nch * (BLOCK // 2 + 8), K.N_EI), dtype=np.int64)
-        self._ev_f = np.zeros((nch * (BLOCK // 2 + 8), K.N_EF))
+        self._ev_i = np.zeros((nch, BLOCK // 2 + 8, K.N_EI), dtype=np.int64)
+        self._ev_f = np.zeros((nch, BLOCK // 2 + 8, K.N_EF))
+        self._ev_n = np.zeros(nch, dtype=np.int64)
         rule = HeartbeatRule(
             min_interval=int(cfg.ecg_min_interval_s * fs),
             max_interval=int(cfg.ecg_max_interval_s * fs),
@@ -230,10 +231,9 @@ class Detector:
             y = x.copy()
             sosfilt_inplace(self._sos, y, self._z1, self._z2)
             g0 = frame.start + b0
-            n_ev = K.detect_block(
-                y, x, g0, self._prm, self._sf, self._si, self._ring, self._ev_i, self._ev_f
-            )
-            out += self._events(n_ev)
+            K.detect_block(y, x, g0, self._prm, self._sf, self._si, self._ring, self._ev_i,
+                           self._ev_f, self._ev_n)
+            out += self._events()
         self.samples_seen += frame.n
         end = frame.stop
         for c, ep in list(self._ongoing.items()):
@@ -262,14 +262,15 @@ class Detector:
         self._restart(frame, startup=False)
         return out
 
-    def _events(self, n_ev: int) -> list[tuple[int, int, Episode]]:
+    def _events(self) -> list[tuple[int, int, Episode]]:
         out: list[tuple[int, int, Episode]] = []
         fs = self.fs
         assert fs is not None
-        for k in range(n_ev):
-            row = self._ev_i[k]
-            kind, c, at = int(row[K.EI_TYPE]), int(row[K.EI_CH]), int(row[K.EI_AT])
-            peak, rms, base, active = (float(v) for v in self._ev_f[k])
+        rows = [(c, k) for c in range(len(self.channels)) for k in range(int(self._ev_n[c]))]
+        for c, k in rows:
+            row = self._ev_i[c, k]
+            kind, at = int(row[K.EI_TYPE]), int(row[K.EI_AT])
+            peak, rms, base, _active = (float(v) for v in self._ev_f[c, k])
             if kind == K.EV_FLAT:
                 self.quality.append(
                     QualitySegment(

@@ -104,10 +104,12 @@ def detect_block(
     ring: np.ndarray,
     ev_i: np.ndarray,
     ev_f: np.ndarray,
-) -> int:
+    ev_n: np.ndarray,
+) -> None:
     """Advance every channel over the filtered block ``y`` whose first sample has index ``g0``.
 
-    ``x`` is the raw block (for clipping). Returns the number of event rows written.
+    ``x`` is the raw block (for clipping). Each channel writes its events to
+    its own rows ``ev_i[c, :ev_n[c]]`` and ``ev_f[c, :ev_n[c]]``.
     """
     n, nch = y.shape
     win = ring.shape[1]
@@ -127,8 +129,11 @@ def detect_block(
     guard = np.int64(prm[P_GUARD])
     flat_min = np.int64(prm[P_FLAT_MIN])
     clip = prm[P_CLIP]
-    n_ev = 0
+    cap = ev_i.shape[1]
     for c in range(nch):
+        n_ev = 0
+        evi = ev_i[c]
+        evf = ev_f[c]
         rc = ring[c]
         msum = sf[c, SF_MSUM]
         b2 = sf[c, SF_B2]
@@ -205,13 +210,13 @@ def detect_block(
                     si[c, SI_FLAT_START] = g
             elif si[c, SI_FLAT_START] >= 0:
                 fs0 = si[c, SI_FLAT_START]
-                if g - fs0 >= flat_min and n_ev < ev_i.shape[0]:
-                    ev_i[n_ev, EI_TYPE] = EV_FLAT
-                    ev_i[n_ev, EI_AT] = g
-                    ev_i[n_ev, EI_CH] = c
-                    ev_i[n_ev, EI_ONSET] = fs0
-                    ev_i[n_ev, EI_OFFSET] = g
-                    ev_i[n_ev, EI_DETECTED] = g
+                if g - fs0 >= flat_min and n_ev < cap:
+                    evi[n_ev, EI_TYPE] = EV_FLAT
+                    evi[n_ev, EI_AT] = g
+                    evi[n_ev, EI_CH] = c
+                    evi[n_ev, EI_ONSET] = fs0
+                    evi[n_ev, EI_OFFSET] = g
+                    evi[n_ev, EI_DETECTED] = g
                     n_ev += 1
                 si[c, SI_FLAT_START] = -1
             active = ms > off2 * b2 or a2 > fthr2
@@ -223,19 +228,19 @@ def detect_block(
                         b2 *= 1.0 - eta_rest
                 # A pending isolated potential is released once the guard time has passed.
                 if si[c, SI_PEND_ONSET] >= 0 and g - si[c, SI_PEND_OFFSET] >= guard:
-                    if n_ev < ev_i.shape[0]:
-                        ev_i[n_ev, EI_TYPE] = EV_POTENTIAL
-                        ev_i[n_ev, EI_AT] = g
-                        ev_i[n_ev, EI_CH] = c
-                        ev_i[n_ev, EI_ONSET] = si[c, SI_PEND_ONSET]
-                        ev_i[n_ev, EI_OFFSET] = si[c, SI_PEND_OFFSET]
-                        ev_i[n_ev, EI_DETECTED] = g
-                        ev_i[n_ev, EI_PEAK_AT] = si[c, SI_PEND_PEAK_AT]
-                        ev_i[n_ev, EI_CLIPPED] = 0
-                        ev_f[n_ev, EF_PEAK] = sf[c, SF_PEND_PEAK]
-                        ev_f[n_ev, EF_RMS] = sf[c, SF_PEND_PEAK]
-                        ev_f[n_ev, EF_BASE_RMS] = sf[c, SF_PEND_BASE]
-                        ev_f[n_ev, EF_ACTIVE] = 0.0
+                    if n_ev < cap:
+                        evi[n_ev, EI_TYPE] = EV_POTENTIAL
+                        evi[n_ev, EI_AT] = g
+                        evi[n_ev, EI_CH] = c
+                        evi[n_ev, EI_ONSET] = si[c, SI_PEND_ONSET]
+                        evi[n_ev, EI_OFFSET] = si[c, SI_PEND_OFFSET]
+                        evi[n_ev, EI_DETECTED] = g
+                        evi[n_ev, EI_PEAK_AT] = si[c, SI_PEND_PEAK_AT]
+                        evi[n_ev, EI_CLIPPED] = 0
+                        evf[n_ev, EF_PEAK] = sf[c, SF_PEND_PEAK]
+                        evf[n_ev, EF_RMS] = sf[c, SF_PEND_PEAK]
+                        evf[n_ev, EF_BASE_RMS] = sf[c, SF_PEND_BASE]
+                        evf[n_ev, EF_ACTIVE] = 0.0
                         n_ev += 1
                     si[c, SI_PEND_ONSET] = -1
                 if ms > on2 * b2 or a2 > fthr2:
@@ -277,19 +282,19 @@ def detect_block(
                 last_active = si[c, SI_LAST_ACTIVE]
                 offset = last_active + 1
                 if state == CONFIRMED:
-                    if n_ev < ev_i.shape[0]:
-                        ev_i[n_ev, EI_TYPE] = EV_SPASM_END
-                        ev_i[n_ev, EI_AT] = g
-                        ev_i[n_ev, EI_CH] = c
-                        ev_i[n_ev, EI_ONSET] = onset
-                        ev_i[n_ev, EI_OFFSET] = offset
-                        ev_i[n_ev, EI_DETECTED] = si[c, SI_DETECTED]
-                        ev_i[n_ev, EI_PEAK_AT] = si[c, SI_PEAK_AT]
-                        ev_i[n_ev, EI_CLIPPED] = si[c, SI_CLIP_N]
-                        ev_f[n_ev, EF_PEAK] = np.sqrt(sf[c, SF_PEAK])
-                        ev_f[n_ev, EF_RMS] = np.sqrt(sf[c, SF_SUMSQ_ACTIVE] / (offset - onset))
-                        ev_f[n_ev, EF_BASE_RMS] = np.sqrt(b2)
-                        ev_f[n_ev, EF_ACTIVE] = si[c, SI_ACTIVE_N] / (offset - onset)
+                    if n_ev < cap:
+                        evi[n_ev, EI_TYPE] = EV_SPASM_END
+                        evi[n_ev, EI_AT] = g
+                        evi[n_ev, EI_CH] = c
+                        evi[n_ev, EI_ONSET] = onset
+                        evi[n_ev, EI_OFFSET] = offset
+                        evi[n_ev, EI_DETECTED] = si[c, SI_DETECTED]
+                        evi[n_ev, EI_PEAK_AT] = si[c, SI_PEAK_AT]
+                        evi[n_ev, EI_CLIPPED] = si[c, SI_CLIP_N]
+                        evf[n_ev, EF_PEAK] = np.sqrt(sf[c, SF_PEAK])
+                        evf[n_ev, EF_RMS] = np.sqrt(sf[c, SF_SUMSQ_ACTIVE] / (offset - onset))
+                        evf[n_ev, EF_BASE_RMS] = np.sqrt(b2)
+                        evf[n_ev, EF_ACTIVE] = si[c, SI_ACTIVE_N] / (offset - onset)
                         n_ev += 1
                 else:
                     f_first = si[c, SI_F_FIRST]
@@ -316,19 +321,19 @@ def detect_block(
                 if span >= min_dur and si[c, SI_ACTIVE_N] >= min_frac * span:
                     state = CONFIRMED
                     si[c, SI_DETECTED] = g
-                    if n_ev < ev_i.shape[0]:
-                        ev_i[n_ev, EI_TYPE] = EV_SPASM_CONFIRMED
-                        ev_i[n_ev, EI_AT] = g
-                        ev_i[n_ev, EI_CH] = c
-                        ev_i[n_ev, EI_ONSET] = onset
-                        ev_i[n_ev, EI_OFFSET] = g + 1
-                        ev_i[n_ev, EI_DETECTED] = g
-                        ev_i[n_ev, EI_PEAK_AT] = si[c, SI_PEAK_AT]
-                        ev_i[n_ev, EI_CLIPPED] = si[c, SI_CLIP_N]
-                        ev_f[n_ev, EF_PEAK] = np.sqrt(sf[c, SF_PEAK])
-                        ev_f[n_ev, EF_RMS] = np.sqrt(sf[c, SF_SUMSQ] / span)
-                        ev_f[n_ev, EF_BASE_RMS] = np.sqrt(b2)
-                        ev_f[n_ev, EF_ACTIVE] = si[c, SI_ACTIVE_N] / span
+                    if n_ev < cap:
+                        evi[n_ev, EI_TYPE] = EV_SPASM_CONFIRMED
+                        evi[n_ev, EI_AT] = g
+                        evi[n_ev, EI_CH] = c
+                        evi[n_ev, EI_ONSET] = onset
+                        evi[n_ev, EI_OFFSET] = g + 1
+                        evi[n_ev, EI_DETECTED] = g
+                        evi[n_ev, EI_PEAK_AT] = si[c, SI_PEAK_AT]
+                        evi[n_ev, EI_CLIPPED] = si[c, SI_CLIP_N]
+                        evf[n_ev, EF_PEAK] = np.sqrt(sf[c, SF_PEAK])
+                        evf[n_ev, EF_RMS] = np.sqrt(sf[c, SF_SUMSQ] / span)
+                        evf[n_ev, EF_BASE_RMS] = np.sqrt(b2)
+                        evf[n_ev, EF_ACTIVE] = si[c, SI_ACTIVE_N] / span
                         n_ev += 1
         sf[c, SF_MSUM] = msum
         sf[c, SF_B2] = b2
@@ -341,4 +346,4 @@ def detect_block(
         si[c, SI_LOW_F_FIRST] = low_f_first
         si[c, SI_LOW_F_LAST] = low_f_last
         si[c, SI_LOW_CLIP_N] = low_clip
-    return n_ev
+        ev_n[c] = n_ev
