@@ -89,6 +89,17 @@ def trace(ax, rec, channel: int, t0: float, t1: float, half: float | None, lw=0.
     ax.set_ylabel(f"{rec.channels[channel]} (µV)")
 
 
+def muscle_range(rec, events: list[TruthEvent], channel: int) -> float:
+    """Half-range (µV) that fits the channel's muscle activity (cramps, movements) with a margin;
+    artifacts may exceed it."""
+    peak = 200.0
+    for e in events:
+        if e.channel == rec.channels[channel] and e.kind in ("spasm", "voluntary", "stride"):
+            x = rec.samples[int(e.onset_s * rec.fs) : int(e.offset_s * rec.fs), channel]
+            peak = max(peak, float(np.max(np.abs(x - np.median(x)))))
+    return 1.1 * peak
+
+
 def busiest(times: list[float], width: float) -> float:
     """The start of the ``width``-s window (starting at one of ``times``) holding most of them."""
     return max(times, key=lambda t: sum(1 for u in times if t <= u < t + width))
@@ -105,7 +116,7 @@ def plot_night(path: Path = HERE / "simulated_night.png") -> None:
     for c, ch in enumerate(rec.channels):
         ax = fig.add_subplot(grid[c, :])
         shade(ax, events, ch, 0, duration)
-        trace(ax, rec, c, 0, duration, 1500.0, lw=0.3)
+        trace(ax, rec, c, 0, duration, muscle_range(rec, events, c), lw=0.3)
         if c == 0:
             ax.set_title(
                 f"{name}.bdf: simulated night ({fs:g} Hz, {mains:g} Hz mains, seed {seed}), "

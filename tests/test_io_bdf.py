@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from emgspasm import Annotation, Frame, Gap, Recording, RecordingError
 from emgspasm.io import BdfWriter, open_recording, read_recording, write_bdf
+from emgspasm.io._common import gaps_from_missing
 from emgspasm.io.bdf_writer import record_layout
 
 DIGITAL_STEPS = 2**24 - 1
@@ -265,8 +266,6 @@ def test_round_trip_property(tmp_path: Path, n: int, gap_spec: list, fs: float) 
     for start, length in gap_spec:
         missing[start : start + length] = True
     samples[missing] = np.nan
-    from emgspasm.io._common import gaps_from_missing
-
     gaps = gaps_from_missing(missing)
     rec = Recording(samples, fs, ("x", "y"), ("mV", "mV"), gaps=gaps)
     path = tmp_path / "p.bdf"

@@ -173,7 +173,8 @@ def simulate(
     fs = float(fs)
     n = int(round(duration_s * fs))
     d = n / fs
-    model_rng, plan_rng, spike_rng, noise_rng = np.random.default_rng(seed).spawn(4)
+    streams = np.random.SeedSequence(seed).spawn(4)
+    model_rng, plan_rng, spike_rng, noise_rng = (np.random.default_rng(s) for s in streams)
     ctx, crosstalk = _context(model_rng, channels)
     plan = plan_scenario(scenario, d, ctx, plan_rng)
     muscle = np.zeros((n, channels))
@@ -217,7 +218,8 @@ def truth_events(recording: Recording) -> list[TruthEvent]:
 def write_truth_json(
     recording: Recording, path: str | PathLike[str], *, scenario: str, seed: int, mains_hz: float
 ) -> None:
-    """Write the recording's ground truth as a JSON sidecar (events sorted by onset)."""
+    """Write the recording's ground truth as a JSON sidecar (events sorted by onset, one per
+    line so that a diff of two sidecars stays readable)."""
     events = truth_events(recording)
     doc = {
         "scenario": scenario,
@@ -232,9 +234,10 @@ def write_truth_json(
             for e in events
         ],
     }
+    rows = ",\n".join(f"  {json.dumps(e)}" for e in doc.pop("events"))
+    head = "".join(f" {json.dumps(k)}: {json.dumps(v)},\n" for k, v in doc.items())
     with open(path, "w", encoding="utf-8") as f:
-        json.dump(doc, f, indent=1)
-        f.write("\n")
+        f.write("{\n" + head + ' "events": [\n' + rows + ("\n" if rows else "") + " ]\n}\n")
 
 
 def read_truth_json(path: str | PathLike[str]) -> list[TruthEvent]:

@@ -24,7 +24,7 @@ SPASM_REST_S = 5.0
 MIN_SPASM_S = 3.0
 MIN_SPREAD_RATIO = 12.0
 """A cramp that spreads is still clearly present on the other channel: RMS >= 12x its noise."""
-MIN_RUN_S = 10.0
+MIN_RUN_S = 5.0
 
 
 @dataclass(frozen=True)

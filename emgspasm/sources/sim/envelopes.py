@@ -37,12 +37,13 @@ def cramp_envelope(
     modulation: np.ndarray,
 ) -> np.ndarray:
     """Excitation of a cramp on the grid: rises over ``ramp_on_s``, waxes and wanes around
-    ``level`` by ``wobble`` times ``modulation`` (a unit curve of at least the same length), and
+    ``level`` by ``wobble`` times ``modulation`` (a unit curve, extended if short), and
     relaxes over ``ramp_off_s``; exactly 0 at the first and last point."""
     n = max(int(round(duration_s / GRID_DT)) + 1, 2)
     t = np.arange(n) * GRID_DT
     ramp = raised_cosine(t / ramp_on_s) * raised_cosine((t[-1] - t) / ramp_off_s)
-    env = level * ramp * np.clip(1.0 + wobble * modulation[:n], 0.3, None)
+    mod = np.pad(modulation[:n], (0, max(n - modulation.size, 0)), mode="edge")
+    env = level * ramp * np.clip(1.0 + wobble * mod, 0.3, None)
     return np.clip(env, 0.0, 1.0)
 
 
