@@ -186,17 +186,6 @@ def _cause(d: Event, truth: Sequence[Event]) -> str:
     return best
 
 
-TRUTH_KINDS = (
-    "spasm",
-    "fasciculation",
-    "voluntary",
-    "stride",
-    "motion_artifact",
-    "electrode_pop",
-    "ecg",
-)
-
-
 def truth_sidecar(recording: str | Path) -> Path:
     """Where a recording's ground-truth JSON lives: ``NAME.truth.json`` beside it."""
     p = Path(recording)
@@ -205,7 +194,7 @@ def truth_sidecar(recording: str | Path) -> Path:
 
 def load_truth(recording: str | Path, annotations: Sequence = ()) -> list[Event]:
     """Ground truth of a recording: its JSON sidecar, else its labelled annotations."""
-    from .sources.simulator import read_truth_json
+    from .sources.simulator import TRUTH_KINDS, read_truth_json
 
     sidecar = truth_sidecar(recording)
     if sidecar.exists():

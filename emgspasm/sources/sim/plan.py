@@ -11,8 +11,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .envelopes import GRID_DT
-
 
 @dataclass(frozen=True)
 class Label:
@@ -29,18 +27,14 @@ class Label:
 
 @dataclass(frozen=True)
 class Activation:
-    """Excitation (0..1, on the envelope grid from ``start_s``) of one channel's motor units, with
-    the inter-spike CV and the fraction of discharges that are doublets."""
+    """Excitation (0..1, sampled every ``GRID_DT`` from ``start_s``) of one channel's motor units,
+    with the inter-spike CV and the fraction of discharges that are doublets."""
 
     channel: int
     start_s: float
     excitation: np.ndarray
     cv: float
     doublets: float = 0.0
-
-    @property
-    def stop_s(self) -> float:
-        return self.start_s + (self.excitation.size - 1) * GRID_DT
 
     def shifted(self, by: float) -> Activation:
         return Activation(self.channel, self.start_s + by, self.excitation, self.cv, self.doublets)
