@@ -316,3 +316,36 @@ def test_invalid_arguments_raise_config_error(kwargs):
     args = {"scenario": "quiet", "duration_s": 5.0, **kwargs}
     with pytest.raises(ConfigError):
         simulate(**args)
+
+
+def _samples_table():
+    """The sample list of recordings/make_samples.py (loaded from its path)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "recordings" / "make_samples.py"
+    spec = importlib.util.spec_from_file_location("make_samples", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return path.parent, module.SAMPLES
+
+
+@pytest.mark.parametrize("index", range(4))
+def test_sample_recordings_match_the_simulator(index):
+    """The committed samples are what make_samples.py produces, and carry their truth."""
+    from emgspasm.io import read_recording
+
+    folder, samples = _samples_table()
+    name, scenario, duration, fs, seed, channels, mains = samples[index]
+    rec = read_recording(folder / f"{name}.bdf")
+    sim = simulate(scenario, duration, fs=fs, seed=seed, channels=channels, mains_hz=mains)
+    assert rec.fs == fs and rec.channels == sim.channels and rec.samples.shape == sim.samples.shape
+    step = float(np.ptp(sim.samples, axis=0).max()) / 2**24
+    assert np.max(np.abs(rec.samples - sim.samples)) <= step
+    truth = read_truth_json(folder / f"{name}.truth.json")
+    assert truth == truth_events(sim)
+    assert [(e.kind, e.channel) for e in truth_events(rec)] == [(e.kind, e.channel) for e in truth]
+    assert all(
+        abs(a.onset_s - b.onset_s) < 1e-6 and abs(a.offset_s - b.offset_s) < 1e-6
+        for a, b in zip(truth_events(rec), truth, strict=True)
+    )

@@ -3,7 +3,8 @@
 Each channel records one muscle (or head of a muscle) with its own pool of 100-200 motor units:
 exponentially distributed MUAP sizes, Fuglevand-style recruitment thresholds (small units
 first), firing rates of 6-25 Hz rising with excitation, and a Hermite-Rodriguez MUAP shape per
-unit (time scale 0.8-2.5 ms, i.e. potentials of ~3-10 ms, with a sign and shape of its own).
+unit (time scale 1.2-3.5 ms, i.e. potentials lasting ~5-13 ms, with a sign and shape of its
+own; a cramp's median frequency comes out near 120 Hz).
 Events drive the pools with an excitation time course:
 
 - ``spasm``: a cramp of 3-120 s (capped by the recording), onset ramp of 0.2-0.6 s, waxing and
@@ -127,7 +128,7 @@ def _context(rng: np.random.Generator, channels: int) -> tuple[Context, np.ndarr
         fasc.append(
             FasciculatingUnits(
                 peaks_uv=np.exp(rng.uniform(np.log(50.0), np.log(500.0), k)),
-                lams=rng.uniform(1.0e-3, 2.5e-3, k),
+                lams=rng.uniform(1.5e-3, 3.5e-3, k),
                 mixes=_dominant_peak_mixes(rng, k),
                 weights=rng.dirichlet(np.ones(k)),
             )

@@ -23,7 +23,8 @@ SPASM_REST_S = 5.0
 
 MIN_SPASM_S = 3.0
 MIN_SPREAD_RATIO = 12.0
-"""A cramp that spreads is still clearly present on the other channel: RMS >= 12x its noise."""
+"""A cramp that spreads is still clearly present on the other channel: RMS >= 12x its noise
+(and, like any cramp, lasts at least MIN_SPASM_S there, or it does not spread)."""
 MIN_RUN_S = 5.0
 
 
@@ -110,7 +111,7 @@ class SpasmSpec:
         for s in self.spread:
             delay = max(0.5, s.delay_frac * self.duration_s)
             length = self.duration_s - delay - s.end_frac * self.duration_s
-            if length < 2.0:
+            if length < MIN_SPASM_S:
                 continue
             k = int(round(delay / GRID_DT))
             lvl = ctx.level(s.channel, max(self.ratio * s.factor, MIN_SPREAD_RATIO))

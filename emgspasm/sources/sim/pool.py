@@ -93,7 +93,7 @@ def make_pool(rng: np.random.Generator, max_rms: float) -> MotorUnitPool:
     frac = (rte - rte[0]) / (rte[-1] - rte[0])
     peak_rates = PEAK_RATE_FIRST - (PEAK_RATE_FIRST - PEAK_RATE_LAST) * frac
     size = np.exp(np.log(AMPLITUDE_RANGE) * i) * rng.lognormal(0.0, 0.25, n)
-    lams = np.exp(rng.uniform(np.log(0.8e-3), np.log(2.5e-3), n))
+    lams = np.exp(rng.uniform(np.log(1.2e-3), np.log(3.5e-3), n))
     mixes = rng.uniform(0.0, 2.0 * np.pi, n)
     pool = MotorUnitPool(thresholds, peak_rates, size, lams, mixes)
     scale = max_rms / np.sqrt(pool.mean_square(np.array([1.0]))[0])
