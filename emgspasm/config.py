@@ -37,7 +37,7 @@ class DetectorConfig:
     mains: str = "auto"
     mains_harmonics: int = 3
     """Highest odd harmonic of the mains frequency that gets its own notch."""
-    notch_q: float = 25.0
+    notch_q: float = 8.0
     # Envelope and resting baseline.
     envelope_window_s: float = 0.05
     baseline_tau_s: float = 30.0
@@ -59,15 +59,23 @@ class DetectorConfig:
     """Longest relaxation tolerated inside one spasm."""
     min_active_fraction: float = 0.7
     # Fasciculation: an isolated single motor-unit potential at rest.
-    fasc_ratio: float = 8.0
+    fasc_ratio: float = 12.0
     """Peak of the filtered signal, as a multiple of resting RMS, that a potential must reach."""
-    fasc_max_width_s: float = 0.03
+    fasc_max_width_s: float = 0.01
+    """Widest a potential may be where it stays above half its peak: a motor-unit potential is a
+    few milliseconds wide, a QRS complex after the band-pass about 55 ms."""
     fasc_guard_s: float = 0.25
     """Rest required before and after a potential for it to count as isolated."""
-    ecg_interval_tolerance: float = 0.12
+    activity_run_s: float = 0.2
+    """A contiguous run of activity this long means the muscle is working (a twitch or a
+    heartbeat raises the envelope for less)."""
+    blip_gap_s: float = 0.15
+    """A burst that has had no such run ends after this much quiet rather than the full dropout,
+    so a heartbeat blip does not carry the onset of a later contraction back in time."""
+    ecg_interval_tolerance: float = 0.08
     ecg_min_interval_s: float = 0.33
-    ecg_max_interval_s: float = 2.0
-    ecg_amplitude_tolerance: float = 0.35
+    ecg_max_interval_s: float = 1.5
+    ecg_amplitude_tolerance: float = 0.2
     # Signal quality.
     flat_ratio: float = 0.05
     """Envelope below this multiple of resting RMS for ``flat_min_s`` marks a flat line."""
@@ -87,7 +95,7 @@ class DetectorConfig:
         positive = (
             "band_low_hz band_high_hz notch_q envelope_window_s baseline_tau_s "
             "baseline_creep_tau_s on_ratio off_ratio onset_ratio min_duration_s fasc_ratio "
-            "fasc_max_width_s flat_min_s"
+            "fasc_max_width_s activity_run_s blip_gap_s flat_min_s"
         ).split()
         for name in positive:
             value = getattr(self, name)

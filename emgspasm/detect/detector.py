@@ -113,13 +113,7 @@ class Detector:
             out.append((end, c, self._final_spasm(ep, end, ("open at end of stream",))))
         self._si[:, K.SI_STATE] = K.REST
         for c, sorter in enumerate(self._sorters):
-            # A potential still waiting for its guard time is isolated only if the guard passed.
-            if (
-                self._si[c, K.SI_PEND_ONSET] >= 0
-                and end - self._si[c, K.SI_PEND_OFFSET] >= self._guard
-            ):
-                sorter.add(self._pending_potential(c, end))
-            out.extend((key, c, self._fasciculation(c, p)) for key, p in sorter.drain())
+            out.extend((key, c, self._fasciculation(c, p, key)) for key, p in sorter.drain(end))
         for c in range(len(self.channels)):
             start = self._si[c, K.SI_FLAT_START]
             if start >= 0 and end - start >= self._flat_min:
@@ -166,25 +160,13 @@ class Detector:
         self._sos64 = sos
         nch = len(self.channels)
         self._win = max(2, int(round(cfg.envelope_window_s * fs)))
-        self._guard = int(round(cfg.fasc_guard_s * fs))
         self._flat_min = int(round(cfg.flat_min_s * fs))
         self._prm = kernel_params(cfg, fs, self._win)
         self._sf = np.zeros((nch, K.N_SF))
         self._si = np.zeros((nch, K.N_SI), dtype=np.int64)
-        self._si[
-            :,
-            [
-                K.SI_PREV_END,
-                K.SI_F_FIRST,
-                K.SI_F_LAST,
-                K.SI_LOW_F_FIRST,
-                K.SI_LOW_F_LAST,
-                K.SI_FLAT_START,
-                K.SI_PEND_ONSET,
-            ],
-        ] = -1
-        self._si[:, K.SI_PREV_END] = np.iinfo(np.int64).min // 2
-        self._ring = np.zeros((nch, self._win))
+        self._si[:, [K.SI_FLAT_START, K.SI_RUN_START, K.SI_POT_AT]] = -1
+        max_width = int(self._prm[K.P_MAX_WIDTH])
+        self._ring = np.zeros(K.ring_shape(nch, self._win, max_width))
         self._ev_i = np.zeros((nch, BLOCK // 2 + 8, K.N_EI), dtype=np.int64)
         self._ev_f = np.zeros((nch, BLOCK // 2 + 8, K.N_EF))
         self._ev_n = np.zeros(nch, dtype=np.int64)
@@ -194,8 +176,12 @@ class Detector:
             interval_tolerance=cfg.ecg_interval_tolerance,
             amplitude_tolerance=cfg.ecg_amplitude_tolerance,
         )
-        report_delay = int(self._prm[K.P_MAX_WIDTH] + self._prm[K.P_DROPOUT] + 2 * self._guard + 2)
-        self._sorters = [PotentialSorter(rule, report_delay) for _ in range(nch)]
+        guard = int(round(cfg.fasc_guard_s * fs))
+        report_delay = 2 * max_width + self._win + int(self._prm[K.P_RUN_MIN]) + 1
+        run_min = int(self._prm[K.P_RUN_MIN])
+        self._sorters = [
+            PotentialSorter(rule, guard, self._win, run_min, report_delay) for _ in range(nch)
+        ]
         self._ready = True
         probe, self._probe = self._probe, []
         self._restart(probe[0], startup=True)
@@ -218,6 +204,8 @@ class Detector:
         self._si[:, K.SI_WARM_UNTIL] = frame.start + max(settle, learn)
         self._si[:, K.SI_LAST_LOW] = frame.start
         self._si[:, K.SI_STATE] = K.REST
+        self._si[:, [K.SI_RUN_START, K.SI_POT_AT]] = -1
+        self._si[:, K.SI_RUN_LONG] = 0
 
     # -- streaming ------------------------------------------------------------------------------
 
@@ -239,7 +227,7 @@ class Detector:
         for c, ep in list(self._ongoing.items()):
             self._ongoing[c] = _with_offset(ep, end)
         for c, sorter in enumerate(self._sorters):
-            out.extend((key, c, self._fasciculation(c, p)) for key, p in sorter.release(end))
+            out.extend((key, c, self._fasciculation(c, p, key)) for key, p in sorter.release(end))
         out.sort(key=lambda e: (e[0], e[1], e[2].onset))
         return [e for _, _, e in out]
 
@@ -257,8 +245,9 @@ class Detector:
                 out.append(
                     (frame.start, c, self._final_spasm(ep, last_active + 1, ("ended by gap",)))
                 )
-            self._si[c, K.SI_PEND_ONSET] = -1  # its isolation after cannot be known
-            self._si[c, K.SI_PREV_END] = frame.start
+            # Rest cannot be vouched for across lost samples.
+            self._sorters[c].busy_until(lost_from)
+            self._sorters[c].mark_busy(lost_from, frame.start)
         self._restart(frame, startup=False)
         return out
 
@@ -280,14 +269,14 @@ class Detector:
             elif kind == K.EV_POTENTIAL:
                 self._sorters[c].add(
                     Potential(
-                        int(row[K.EI_ONSET]),
-                        int(row[K.EI_OFFSET]),
-                        int(row[K.EI_PEAK_AT]),
-                        peak,
-                        base,
-                        at,
+                        int(row[K.EI_ONSET]), int(row[K.EI_OFFSET]), int(row[K.EI_PEAK_AT]),
+                        peak, base,
                     )
                 )
+            elif kind == K.EV_ACTIVITY:
+                self._sorters[c].busy_from(int(row[K.EI_ONSET]))
+            elif kind == K.EV_ACTIVITY_END:
+                self._sorters[c].busy_until(int(row[K.EI_OFFSET]))
             else:
                 notes: tuple[str, ...] = ()
                 span = max(1, int(row[K.EI_OFFSET] - row[K.EI_ONSET]))
@@ -326,25 +315,14 @@ class Detector:
             ep.quality + notes,
         )
 
-    def _pending_potential(self, c: int, at: int) -> Potential:
-        si, sf = self._si, self._sf
-        return Potential(
-            int(si[c, K.SI_PEND_ONSET]),
-            int(si[c, K.SI_PEND_OFFSET]),
-            int(si[c, K.SI_PEND_PEAK_AT]),
-            float(sf[c, K.SF_PEND_PEAK]),
-            float(sf[c, K.SF_PEND_BASE]),
-            at,
-        )
-
-    def _fasciculation(self, c: int, p: Potential) -> Episode:
+    def _fasciculation(self, c: int, p: Potential, decided: int) -> Episode:
         assert self.fs is not None
         return Episode(
             "fasciculation",
             self.channels[c],
             p.onset,
             p.offset,
-            p.decided,
+            decided,
             self.fs,
             p.peak,
             p.peak,
@@ -383,7 +361,8 @@ def kernel_params(cfg: DetectorConfig, fs: float, win: int) -> np.ndarray:
     prm[K.P_DROPOUT] = round(cfg.max_dropout_s * fs)
     prm[K.P_MIN_FRAC] = cfg.min_active_fraction
     prm[K.P_MAX_WIDTH] = max(1, round(cfg.fasc_max_width_s * fs))
-    prm[K.P_GUARD] = round(cfg.fasc_guard_s * fs)
+    prm[K.P_RUN_MIN] = max(1, round(cfg.activity_run_s * fs))
+    prm[K.P_BLIP_GAP] = round(min(cfg.blip_gap_s, cfg.max_dropout_s) * fs)
     prm[K.P_FLAT_MIN] = round(cfg.flat_min_s * fs)
     prm[K.P_CLIP] = cfg.clip_level or 0.0
     return prm

@@ -1,8 +1,16 @@
-"""The per-sample detection kernel (Numba): envelope, resting baseline, activity state machine.
+"""The per-sample detection kernel (Numba): envelope, resting baseline, bursts and potentials.
 
 One plain function over arrays; every bit of per-channel state lives in arrays the caller keeps,
 so the output does not depend on how the stream is cut into blocks. Events are written to
 preallocated arrays as rows of integers and floats; the Detector turns them into Episodes.
+
+Two detectors share the envelope and the baseline:
+- bursts follow the moving mean square (a 50 ms window): a burst that stays active long enough
+  is a spasm; every contiguous run of activity longer than a stride-length blip is reported as
+  *activity*, so the potential sorter knows where the muscle was not at rest;
+- potentials follow the instantaneous filtered signal: a peak far above rest whose half-peak
+  width is that of a single motor unit (milliseconds) is reported; wider complexes (a QRS after
+  filtering is ~55 ms wide) are not.
 """
 
 from __future__ import annotations
@@ -11,10 +19,12 @@ import numba
 import numpy as np
 
 # Event types written by the kernel.
-EV_SPASM_CONFIRMED = 1  # a candidate has lasted long enough: the spasm is known (offset open)
+EV_SPASM_CONFIRMED = 1  # a burst has lasted long enough: the spasm is known (offset open)
 EV_SPASM_END = 2  # a confirmed spasm has ended
-EV_POTENTIAL = 3  # an isolated short potential at rest (fasciculation candidate)
+EV_POTENTIAL = 3  # a narrow potential (fasciculation candidate, isolation not yet known)
 EV_FLAT = 4  # a flat-line (lead-off) segment has ended
+EV_ACTIVITY = 5  # a contiguous run of activity has become long: the muscle is not at rest
+EV_ACTIVITY_END = 6  # that run has ended
 
 # Columns of the integer event rows.
 EI_TYPE, EI_CH, EI_ONSET, EI_OFFSET, EI_DETECTED, EI_PEAK_AT, EI_CLIPPED, EI_AT = range(8)
@@ -39,11 +49,12 @@ N_EF = 4
     P_DROPOUT,
     P_MIN_FRAC,
     P_MAX_WIDTH,
-    P_GUARD,
+    P_RUN_MIN,
+    P_BLIP_GAP,
     P_FLAT_MIN,
     P_CLIP,
-) = range(16)
-N_PARAMS = 16
+) = range(17)
+N_PARAMS = 17
 
 # Per-channel float state.
 (
@@ -54,10 +65,9 @@ N_PARAMS = 16
     SF_SUMSQ_ACTIVE,
     SF_LOW_SUMSQ,
     SF_LOW_PEAK,
-    SF_PEND_PEAK,
-    SF_PEND_BASE,
-) = range(9)
-N_SF = 9
+    SF_POT_PEAK,
+) = range(8)
+N_SF = 8
 # Per-channel integer state.
 (
     SI_POS,
@@ -67,30 +77,31 @@ N_SF = 9
     SI_ACTIVE_N,
     SI_DETECTED,
     SI_LAST_LOW,
-    SI_PREV_END,
     SI_PEAK_AT,
-    SI_F_FIRST,
-    SI_F_LAST,
     SI_LOW_PEAK_AT,
-    SI_LOW_F_FIRST,
-    SI_LOW_F_LAST,
     SI_CLIP_N,
     SI_LOW_CLIP_N,
     SI_WARM_UNTIL,
     SI_FILLED_AT,
     SI_FLAT_START,
-    SI_PEND_ONSET,
-    SI_PEND_OFFSET,
-    SI_PEND_PEAK_AT,
     SI_CLIPPED_TOTAL,
-) = range(23)
-N_SI = 23
+    SI_RUN_START,
+    SI_RUN_LONG,
+    SI_SUSTAINED,
+    SI_POT_AT,
+) = range(19)
+N_SI = 19
 
 REST, CANDIDATE, CONFIRMED = 0, 1, 2
 
-WIDTH_LEVEL2 = 0.25**2
-"""A potential's width ends where it last exceeds a quarter of its peak (squared here), so the
-filter's ringing after a large potential does not widen it."""
+HALF_PEAK2 = 0.25
+"""A potential's width is where the signal stays above half its peak (a quarter in power)."""
+
+
+def ring_shape(channels: int, win: int, max_width: int) -> tuple[int, int, int]:
+    """Recent squared samples kept per channel, as the envelope saw them and as they were: the
+    envelope window, and enough either side of a potential's peak to measure its width."""
+    return channels, 2, max(win, 2 * max_width + 2)
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
@@ -112,7 +123,8 @@ def detect_block(
     its own rows ``ev_i[c, :ev_n[c]]`` and ``ev_f[c, :ev_n[c]]``.
     """
     n, nch = y.shape
-    win = ring.shape[1]
+    rlen = ring.shape[2]
+    win = np.int64(prm[P_WIN])
     inv_win = 1.0 / win
     on2 = prm[P_ON2]
     off2 = prm[P_OFF2]
@@ -126,7 +138,8 @@ def detect_block(
     dropout = np.int64(prm[P_DROPOUT])
     min_frac = prm[P_MIN_FRAC]
     max_width = np.int64(prm[P_MAX_WIDTH])
-    guard = np.int64(prm[P_GUARD])
+    run_min = np.int64(prm[P_RUN_MIN])
+    blip_gap = np.int64(prm[P_BLIP_GAP])
     flat_min = np.int64(prm[P_FLAT_MIN])
     clip = prm[P_CLIP]
     cap = ev_i.shape[1]
@@ -134,7 +147,8 @@ def detect_block(
         n_ev = 0
         evi = ev_i[c]
         evf = ev_f[c]
-        rc = ring[c]
+        rc = ring[c, 0]
+        rp = ring[c, 1]
         msum = sf[c, SF_MSUM]
         b2 = sf[c, SF_B2]
         pos = si[c, SI_POS]
@@ -143,19 +157,31 @@ def detect_block(
         low_sumsq = sf[c, SF_LOW_SUMSQ]
         low_peak = sf[c, SF_LOW_PEAK]
         low_peak_at = si[c, SI_LOW_PEAK_AT]
-        low_f_first = si[c, SI_LOW_F_FIRST]
-        low_f_last = si[c, SI_LOW_F_LAST]
         low_clip = si[c, SI_LOW_CLIP_N]
         warm_until = si[c, SI_WARM_UNTIL]
         filled_at = si[c, SI_FILLED_AT]
+        run_start = si[c, SI_RUN_START]
+        run_long = si[c, SI_RUN_LONG]
+        pot_at = si[c, SI_POT_AT]
+        pot_peak = sf[c, SF_POT_PEAK]
         for t in range(n):
             g = g0 + t
             v = np.float64(y[t, c])
             p = v * v
-            msum += p - rc[pos]
-            rc[pos] = p
+            # The envelope sees each sample at most at the potential level, so that one large
+            # twitch (and the filters' ringing after it) does not pass for a contraction.
+            pe = p
+            if g >= warm_until and pe > fasc2 * b2:
+                pe = fasc2 * b2
+            out = pos - win
+            if out < 0:
+                out += rlen
+            msum += pe - rc[out]
+            rc[pos] = pe
+            rp[pos] = p
+            here = pos
             pos += 1
-            if pos == win:
+            if pos == rlen:
                 pos = 0
             ms = msum * inv_win
             if ms < 0.0:
@@ -177,32 +203,66 @@ def detect_block(
                 low_sumsq = 0.0
                 low_peak = 0.0
                 low_peak_at = g
-                low_f_first = -1
-                low_f_last = -1
                 low_clip = 0
+                run_start = -1
+                run_long = 0
+                pot_at = -1
                 continue
-            a2 = p
-            fthr2 = fasc2 * b2
+
+            # Potentials: narrow peaks of the filtered signal, tracked unless a long run of
+            # activity is under way (nothing inside a contraction can be a fasciculation).
+            if pot_at >= 0:
+                if p > pot_peak:
+                    pot_peak = p
+                    pot_at = g
+                elif g - pot_at >= max_width:
+                    level = HALF_PEAK2 * pot_peak
+                    first = pot_at
+                    last = pot_at
+                    for k in range(1, max_width + 1):
+                        j = here - (g - pot_at) - k
+                        if j < 0:
+                            j += rlen
+                        if rp[j] > level:
+                            first = pot_at - k
+                        j = here - (g - pot_at) + k
+                        if j < 0:
+                            j += rlen
+                        if rp[j] > level:
+                            last = pot_at + k
+                    narrow = first > pot_at - max_width and last < pot_at + max_width
+                    if narrow and last - first < max_width and n_ev < cap:
+                        evi[n_ev, EI_TYPE] = EV_POTENTIAL
+                        evi[n_ev, EI_AT] = g
+                        evi[n_ev, EI_CH] = c
+                        evi[n_ev, EI_ONSET] = first
+                        evi[n_ev, EI_OFFSET] = last + 1
+                        evi[n_ev, EI_DETECTED] = g
+                        evi[n_ev, EI_PEAK_AT] = pot_at
+                        evi[n_ev, EI_CLIPPED] = 0
+                        evf[n_ev, EF_PEAK] = np.sqrt(pot_peak)
+                        evf[n_ev, EF_RMS] = np.sqrt(pot_peak)
+                        evf[n_ev, EF_BASE_RMS] = np.sqrt(b2)
+                        evf[n_ev, EF_ACTIVE] = 0.0
+                        n_ev += 1
+                    pot_at = -1
+            elif p > fasc2 * b2 and run_long == 0:
+                pot_at = g
+                pot_peak = p
+
             # Trace-back point for onsets: the last moment the envelope was near rest.
-            if ms < low2 * b2 and a2 < fthr2:
+            if ms < low2 * b2:
                 last_low = g
                 low_sumsq = 0.0
                 low_peak = 0.0
                 low_peak_at = g
-                low_f_first = -1
-                low_f_last = -1
                 low_clip = 0
             else:
                 low_sumsq += p
                 low_clip += clipped
-                if a2 > low_peak:
-                    low_peak = a2
+                if p > low_peak:
+                    low_peak = p
                     low_peak_at = g
-                if a2 > fthr2:
-                    if low_f_first < 0:
-                        low_f_first = g
-                    if a2 > WIDTH_LEVEL2 * low_peak:
-                        low_f_last = g
             # Flat line (lead-off): envelope far below rest; the baseline does not learn it.
             flat = ms < flat2 * b2
             if flat:
@@ -219,45 +279,53 @@ def detect_block(
                     evi[n_ev, EI_DETECTED] = g
                     n_ev += 1
                 si[c, SI_FLAT_START] = -1
-            active = ms > off2 * b2 or a2 > fthr2
+
+            # Contiguous runs of activity; a long one means the muscle is working.
+            active = ms > off2 * b2
+            if active:
+                if run_start < 0:
+                    run_start = g
+                if run_long == 0 and g - run_start + 1 >= run_min:
+                    run_long = 1
+                    pot_at = -1
+                    if n_ev < cap:
+                        evi[n_ev, EI_TYPE] = EV_ACTIVITY
+                        evi[n_ev, EI_AT] = g
+                        evi[n_ev, EI_CH] = c
+                        evi[n_ev, EI_ONSET] = run_start
+                        evi[n_ev, EI_OFFSET] = g + 1
+                        evi[n_ev, EI_DETECTED] = g
+                        n_ev += 1
+            elif run_start >= 0:
+                if run_long == 1 and n_ev < cap:
+                    evi[n_ev, EI_TYPE] = EV_ACTIVITY_END
+                    evi[n_ev, EI_AT] = g
+                    evi[n_ev, EI_CH] = c
+                    evi[n_ev, EI_ONSET] = run_start
+                    evi[n_ev, EI_OFFSET] = g
+                    evi[n_ev, EI_DETECTED] = g
+                    n_ev += 1
+                run_start = -1
+                run_long = 0
+
             if state == REST:
                 if not flat:
                     if ms > b2:
                         b2 *= 1.0 + eta_rest
                     else:
                         b2 *= 1.0 - eta_rest
-                # A pending isolated potential is released once the guard time has passed.
-                if si[c, SI_PEND_ONSET] >= 0 and g - si[c, SI_PEND_OFFSET] >= guard:
-                    if n_ev < cap:
-                        evi[n_ev, EI_TYPE] = EV_POTENTIAL
-                        evi[n_ev, EI_AT] = g
-                        evi[n_ev, EI_CH] = c
-                        evi[n_ev, EI_ONSET] = si[c, SI_PEND_ONSET]
-                        evi[n_ev, EI_OFFSET] = si[c, SI_PEND_OFFSET]
-                        evi[n_ev, EI_DETECTED] = g
-                        evi[n_ev, EI_PEAK_AT] = si[c, SI_PEND_PEAK_AT]
-                        evi[n_ev, EI_CLIPPED] = 0
-                        evf[n_ev, EF_PEAK] = sf[c, SF_PEND_PEAK]
-                        evf[n_ev, EF_RMS] = sf[c, SF_PEND_PEAK]
-                        evf[n_ev, EF_BASE_RMS] = sf[c, SF_PEND_BASE]
-                        evf[n_ev, EF_ACTIVE] = 0.0
-                        n_ev += 1
-                    si[c, SI_PEND_ONSET] = -1
-                if ms > on2 * b2 or a2 > fthr2:
+                if ms > on2 * b2:
                     # A burst starts: it is dated from the last moment of rest.
-                    if si[c, SI_PEND_ONSET] >= 0 and last_low + 1 - si[c, SI_PEND_OFFSET] < guard:
-                        si[c, SI_PEND_ONSET] = -1  # the potential was not isolated after all
                     state = CANDIDATE
                     onset = last_low + 1
                     si[c, SI_ONSET] = onset
                     si[c, SI_LAST_ACTIVE] = g
                     si[c, SI_ACTIVE_N] = g - onset + 1
+                    si[c, SI_SUSTAINED] = run_long
                     sf[c, SF_SUMSQ] = low_sumsq
                     sf[c, SF_SUMSQ_ACTIVE] = low_sumsq
                     sf[c, SF_PEAK] = low_peak
                     si[c, SI_PEAK_AT] = low_peak_at
-                    si[c, SI_F_FIRST] = low_f_first
-                    si[c, SI_F_LAST] = low_f_last
                     si[c, SI_CLIP_N] = low_clip
                 continue
             # Inside a burst (candidate or confirmed spasm).
@@ -266,54 +334,40 @@ def detect_block(
             onset = si[c, SI_ONSET]
             sf[c, SF_SUMSQ] += p
             si[c, SI_CLIP_N] += clipped
-            if a2 > sf[c, SF_PEAK]:
-                sf[c, SF_PEAK] = a2
+            if p > sf[c, SF_PEAK]:
+                sf[c, SF_PEAK] = p
                 si[c, SI_PEAK_AT] = g
-            if a2 > fthr2:
-                if si[c, SI_F_FIRST] < 0:
-                    si[c, SI_F_FIRST] = g
-                if a2 > WIDTH_LEVEL2 * sf[c, SF_PEAK]:
-                    si[c, SI_F_LAST] = g
+            quiet = g - si[c, SI_LAST_ACTIVE]
             if active:
                 si[c, SI_LAST_ACTIVE] = g
                 si[c, SI_ACTIVE_N] += 1
                 sf[c, SF_SUMSQ_ACTIVE] = sf[c, SF_SUMSQ]
-            elif g - si[c, SI_LAST_ACTIVE] > dropout:
+                if run_long == 1:
+                    si[c, SI_SUSTAINED] = 1
+            elif quiet > dropout or (si[c, SI_SUSTAINED] == 0 and quiet > blip_gap):
+                # The burst is over: after the longest tolerated relaxation, or sooner when it
+                # was only blips (a heartbeat, a twitch) that must not carry an onset forward.
                 last_active = si[c, SI_LAST_ACTIVE]
                 offset = last_active + 1
-                if state == CONFIRMED:
-                    if n_ev < cap:
-                        evi[n_ev, EI_TYPE] = EV_SPASM_END
-                        evi[n_ev, EI_AT] = g
-                        evi[n_ev, EI_CH] = c
-                        evi[n_ev, EI_ONSET] = onset
-                        evi[n_ev, EI_OFFSET] = offset
-                        evi[n_ev, EI_DETECTED] = si[c, SI_DETECTED]
-                        evi[n_ev, EI_PEAK_AT] = si[c, SI_PEAK_AT]
-                        evi[n_ev, EI_CLIPPED] = si[c, SI_CLIP_N]
-                        evf[n_ev, EF_PEAK] = np.sqrt(sf[c, SF_PEAK])
-                        evf[n_ev, EF_RMS] = np.sqrt(sf[c, SF_SUMSQ_ACTIVE] / (offset - onset))
-                        evf[n_ev, EF_BASE_RMS] = np.sqrt(b2)
-                        evf[n_ev, EF_ACTIVE] = si[c, SI_ACTIVE_N] / (offset - onset)
-                        n_ev += 1
-                else:
-                    f_first = si[c, SI_F_FIRST]
-                    f_last = si[c, SI_F_LAST]
-                    isolated = onset - si[c, SI_PREV_END] >= guard
-                    if f_first >= 0 and f_last - f_first < max_width and isolated:
-                        si[c, SI_PEND_ONSET] = f_first
-                        si[c, SI_PEND_OFFSET] = f_last + 1
-                        si[c, SI_PEND_PEAK_AT] = si[c, SI_PEAK_AT]
-                        sf[c, SF_PEND_PEAK] = np.sqrt(sf[c, SF_PEAK])
-                        sf[c, SF_PEND_BASE] = np.sqrt(b2)
-                si[c, SI_PREV_END] = offset
+                if state == CONFIRMED and n_ev < cap:
+                    evi[n_ev, EI_TYPE] = EV_SPASM_END
+                    evi[n_ev, EI_AT] = g
+                    evi[n_ev, EI_CH] = c
+                    evi[n_ev, EI_ONSET] = onset
+                    evi[n_ev, EI_OFFSET] = offset
+                    evi[n_ev, EI_DETECTED] = si[c, SI_DETECTED]
+                    evi[n_ev, EI_PEAK_AT] = si[c, SI_PEAK_AT]
+                    evi[n_ev, EI_CLIPPED] = si[c, SI_CLIP_N]
+                    evf[n_ev, EF_PEAK] = np.sqrt(sf[c, SF_PEAK])
+                    evf[n_ev, EF_RMS] = np.sqrt(sf[c, SF_SUMSQ_ACTIVE] / (offset - onset))
+                    evf[n_ev, EF_BASE_RMS] = np.sqrt(b2)
+                    evf[n_ev, EF_ACTIVE] = si[c, SI_ACTIVE_N] / (offset - onset)
+                    n_ev += 1
                 state = REST
                 last_low = g
                 low_sumsq = 0.0
                 low_peak = 0.0
                 low_peak_at = g
-                low_f_first = -1
-                low_f_last = -1
                 low_clip = 0
                 continue
             if state == CANDIDATE:
@@ -343,7 +397,9 @@ def detect_block(
         sf[c, SF_LOW_SUMSQ] = low_sumsq
         sf[c, SF_LOW_PEAK] = low_peak
         si[c, SI_LOW_PEAK_AT] = low_peak_at
-        si[c, SI_LOW_F_FIRST] = low_f_first
-        si[c, SI_LOW_F_LAST] = low_f_last
         si[c, SI_LOW_CLIP_N] = low_clip
+        si[c, SI_RUN_START] = run_start
+        si[c, SI_RUN_LONG] = run_long
+        si[c, SI_POT_AT] = pot_at
+        sf[c, SF_POT_PEAK] = pot_peak
         ev_n[c] = n_ev
