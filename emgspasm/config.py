@@ -66,7 +66,7 @@ class DetectorConfig:
     few milliseconds wide, a QRS complex after the band-pass about 55 ms."""
     fasc_guard_s: float = 0.25
     """Rest required before and after a potential for it to count as isolated."""
-    activity_run_s: float = 0.2
+    activity_run_s: float = 0.1
     """A contiguous run of activity this long means the muscle is working (a twitch or a
     heartbeat raises the envelope for less)."""
     blip_gap_s: float = 0.15

@@ -73,7 +73,7 @@ class Detector:
         """The current resting RMS level per channel (filtered signal, recording's unit)."""
         if not self._ready:
             return np.full(len(self.channels), np.nan)
-        return np.sqrt(self._sf[:, K.SF_B2])
+        return np.sqrt(self._sf[:, K.SF_REST_P] / K.MEDIAN_CHI2)
 
     def process(self, frame: Frame) -> list[Episode]:
         """Take the next block of the stream; return the episodes that became final in it."""

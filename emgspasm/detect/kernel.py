@@ -66,8 +66,10 @@ N_PARAMS = 17
     SF_LOW_SUMSQ,
     SF_LOW_PEAK,
     SF_POT_PEAK,
-) = range(8)
-N_SF = 8
+    SF_PREV_Y,
+    SF_REST_P,
+) = range(10)
+N_SF = 10
 # Per-channel integer state.
 (
     SI_POS,
@@ -93,6 +95,10 @@ N_SF = 8
 N_SI = 19
 
 REST, CANDIDATE, CONFIRMED = 0, 1, 2
+
+MEDIAN_CHI2 = 0.4549
+"""Median of the square of a standard normal sample: turns the tracked median of the squared
+signal at rest into its mean square."""
 
 HALF_PEAK2 = 0.25
 """A potential's width is where the signal stays above half its peak (a quarter in power)."""
@@ -164,13 +170,19 @@ def detect_block(
         run_long = si[c, SI_RUN_LONG]
         pot_at = si[c, SI_POT_AT]
         pot_peak = sf[c, SF_POT_PEAK]
+        prev_y = sf[c, SF_PREV_Y]
+        rest_p = sf[c, SF_REST_P]
         for t in range(n):
             g = g0 + t
             v = np.float64(y[t, c])
             p = v * v
-            # The envelope sees each sample at most at the potential level, so that one large
-            # twitch (and the filters' ringing after it) does not pass for a contraction.
-            pe = p
+            # The envelope follows the sample-to-sample change, which weighs the fast motor-unit
+            # potentials of a contraction over the slow QRS and movement remnants; each sample
+            # counts at most at the potential level, so that one large twitch (and the filters'
+            # ringing after it) does not pass for a contraction.
+            d = v - prev_y
+            prev_y = v
+            pe = d * d
             if g >= warm_until and pe > fasc2 * b2:
                 pe = fasc2 * b2
             out = pos - win
@@ -194,11 +206,24 @@ def detect_block(
                 # Learning the resting level (start of stream) or refilling after a gap.
                 if g >= filled_at:
                     if b2 <= 0.0:
+                        # First full window: start both levels from its mean square.
                         b2 = ms
-                    elif ms > b2:
-                        b2 *= 1.0 + eta_fast
+                        total = 0.0
+                        for k in range(win):
+                            j = here - k
+                            if j < 0:
+                                j += rlen
+                            total += rp[j]
+                        rest_p = MEDIAN_CHI2 * total * inv_win
                     else:
-                        b2 *= 1.0 - eta_fast
+                        if ms > b2:
+                            b2 *= 1.0 + eta_fast
+                        else:
+                            b2 *= 1.0 - eta_fast
+                        if p > rest_p:
+                            rest_p *= 1.0 + eta_fast
+                        else:
+                            rest_p *= 1.0 - eta_fast
                 last_low = g
                 low_sumsq = 0.0
                 low_peak = 0.0
@@ -242,11 +267,11 @@ def detect_block(
                         evi[n_ev, EI_CLIPPED] = 0
                         evf[n_ev, EF_PEAK] = np.sqrt(pot_peak)
                         evf[n_ev, EF_RMS] = np.sqrt(pot_peak)
-                        evf[n_ev, EF_BASE_RMS] = np.sqrt(b2)
+                        evf[n_ev, EF_BASE_RMS] = np.sqrt(rest_p / MEDIAN_CHI2)
                         evf[n_ev, EF_ACTIVE] = 0.0
                         n_ev += 1
                     pot_at = -1
-            elif p > fasc2 * b2 and run_long == 0:
+            elif p * MEDIAN_CHI2 > fasc2 * rest_p and run_long == 0:
                 pot_at = g
                 pot_peak = p
 
@@ -314,6 +339,10 @@ def detect_block(
                         b2 *= 1.0 + eta_rest
                     else:
                         b2 *= 1.0 - eta_rest
+                    if p > rest_p:
+                        rest_p *= 1.0 + eta_rest
+                    else:
+                        rest_p *= 1.0 - eta_rest
                 if ms > on2 * b2:
                     # A burst starts: it is dated from the last moment of rest.
                     state = CANDIDATE
@@ -331,6 +360,7 @@ def detect_block(
             # Inside a burst (candidate or confirmed spasm).
             if ms > b2:
                 b2 *= 1.0 + eta_creep
+                rest_p *= 1.0 + eta_creep
             onset = si[c, SI_ONSET]
             sf[c, SF_SUMSQ] += p
             si[c, SI_CLIP_N] += clipped
@@ -360,7 +390,7 @@ def detect_block(
                     evi[n_ev, EI_CLIPPED] = si[c, SI_CLIP_N]
                     evf[n_ev, EF_PEAK] = np.sqrt(sf[c, SF_PEAK])
                     evf[n_ev, EF_RMS] = np.sqrt(sf[c, SF_SUMSQ_ACTIVE] / (offset - onset))
-                    evf[n_ev, EF_BASE_RMS] = np.sqrt(b2)
+                    evf[n_ev, EF_BASE_RMS] = np.sqrt(rest_p / MEDIAN_CHI2)
                     evf[n_ev, EF_ACTIVE] = si[c, SI_ACTIVE_N] / (offset - onset)
                     n_ev += 1
                 state = REST
@@ -386,7 +416,7 @@ def detect_block(
                         evi[n_ev, EI_CLIPPED] = si[c, SI_CLIP_N]
                         evf[n_ev, EF_PEAK] = np.sqrt(sf[c, SF_PEAK])
                         evf[n_ev, EF_RMS] = np.sqrt(sf[c, SF_SUMSQ] / span)
-                        evf[n_ev, EF_BASE_RMS] = np.sqrt(b2)
+                        evf[n_ev, EF_BASE_RMS] = np.sqrt(rest_p / MEDIAN_CHI2)
                         evf[n_ev, EF_ACTIVE] = si[c, SI_ACTIVE_N] / span
                         n_ev += 1
         sf[c, SF_MSUM] = msum
@@ -402,4 +432,6 @@ def detect_block(
         si[c, SI_RUN_LONG] = run_long
         si[c, SI_POT_AT] = pot_at
         sf[c, SF_POT_PEAK] = pot_peak
+        sf[c, SF_PREV_Y] = prev_y
+        sf[c, SF_REST_P] = rest_p
         ev_n[c] = n_ev
