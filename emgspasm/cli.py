@@ -94,16 +94,19 @@ def cmd_detect(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from .evaluation import evaluate_recordings
+    from .evaluation import evaluate_recordings, markdown_table
 
-    cfg = _config(args)
+    chosen = None if args.profile == "auto" else args.profile
+    cfg = None  # auto: each recording's truth scenario picks its profile
+    if args.config or chosen:
+        cfg = _config(argparse.Namespace(config=args.config, profile=chosen))
     if args.episodes and len(args.recordings) != 1:
         raise ConfigError("--episodes scores one recording; give exactly one")
     table, total = evaluate_recordings(args.recordings, cfg, episodes_log=args.episodes)
     if args.json:
         print(json.dumps({"recordings": table, "total": total}, indent=2))
     else:
-        print(_markdown(table + [dict(total, recording="TOTAL")]))
+        print(markdown_table(table, total))
     return 0
 
 
@@ -111,26 +114,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
     return run_demo(duration_s=args.duration, fs=args.fs, seed=args.seed)
-
-
-def _markdown(rows: list[dict]) -> str:
-    cols = [
-        "recording",
-        "hours",
-        "spasm_true",
-        "spasm_precision",
-        "spasm_recall",
-        "spasm_f1",
-        "false_spasms_per_hour",
-        "onset_error_median_ms",
-        "latency_median_s",
-        "fasciculation_true",
-        "fasciculation_f1",
-    ]
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for r in rows:
-        lines.append("| " + " | ".join(str(r.get(c, "")) for c in cols) + " |")
-    return "\n".join(lines)
 
 
 def _progress(n_samples: int, duration_s: float, quiet: bool):
@@ -223,7 +206,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sp.add_argument("--episodes", help="score this episode log instead of running the detector")
     sp.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    detecting(sp)
+    sp.add_argument(
+        "--profile",
+        choices=("auto", "night", "training"),
+        default="auto",
+        help="detector profile for every recording (default: auto, from each recording's truth "
+        "scenario: training for training, night otherwise)",
+    )
+    sp.add_argument("--config", help="detector configuration (TOML) for every recording")
     sp.set_defaults(func=cmd_evaluate)
     return p
 

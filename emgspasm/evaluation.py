@@ -4,6 +4,10 @@ A detected spasm matches a true one on the same channel when its onset is within
 overlap with an intersection-over-union of at least 0.5; a detected fasciculation matches a true
 one within 30 ms. Unmatched detections are attributed to whatever true event they overlap
 (a voluntary movement, a running stride, an artifact), which is how false alarms get a cause.
+
+Each recording is scored with the detector profile meant for it: unless a configuration is
+given, the scenario named in its truth sidecar chooses (``training`` for a training session,
+``night`` for everything else), so running strides are not judged by the night profile.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import DetectorConfig
+from .config import DetectorConfig, profile
 from .frames import Episode
 
 SPASM_ONSET_TOL_S = 1.0
@@ -84,27 +88,38 @@ class Evaluation:
     def false_spasms_per_hour(self) -> float:
         return self.spasm.false_positives / self.hours if self.hours else 0.0
 
-    def summary(self) -> dict[str, float | dict[str, int]]:
-        err = np.abs(self.onset_errors_s) if self.onset_errors_s else np.array([np.nan])
-        lat = np.array(self.latencies_s) if self.latencies_s else np.array([np.nan])
+    def summary(self) -> dict[str, float | int | None | dict[str, int]]:
+        """The scores as a flat dict (rounded; a statistic of no values is None, never NaN, so
+        the dict is valid JSON)."""
+        err = np.abs(self.onset_errors_s)
+        lat = np.asarray(self.latencies_s, dtype=float)
         return {
             "hours": round(self.hours, 4),
             "spasm_precision": round(self.spasm.precision, 4),
             "spasm_recall": round(self.spasm.recall, 4),
             "spasm_f1": round(self.spasm.f1, 4),
             "spasm_true": self.spasm.true_positives + self.spasm.false_negatives,
+            "spasm_detected": self.spasm.true_positives + self.spasm.false_positives,
+            "false_spasms": self.spasm.false_positives,
             "false_spasms_per_hour": round(self.false_spasms_per_hour, 3),
-            "onset_error_median_ms": round(float(np.median(err)) * 1000, 1),
-            "onset_error_p95_ms": round(float(np.percentile(err, 95)) * 1000, 1),
-            "latency_median_s": round(float(np.median(lat)), 3),
-            "latency_max_s": round(float(np.max(lat)), 3),
+            "onset_error_median_ms": _stat(err, np.median, 1000.0, 1),
+            "onset_error_p95_ms": _stat(err, lambda x: np.percentile(x, 95), 1000.0, 1),
+            "latency_median_s": _stat(lat, np.median, 1.0, 3),
+            "latency_max_s": _stat(lat, np.max, 1.0, 3),
             "fasciculation_precision": round(self.fasciculation.precision, 4),
             "fasciculation_recall": round(self.fasciculation.recall, 4),
             "fasciculation_f1": round(self.fasciculation.f1, 4),
             "fasciculation_true": self.fasciculation.true_positives
             + self.fasciculation.false_negatives,
-            "false_spasm_causes": dict(self.false_spasm_causes),
+            "fasciculation_detected": self.fasciculation.true_positives
+            + self.fasciculation.false_positives,
+            "false_spasm_causes": dict(sorted(self.false_spasm_causes.items())),
         }
+
+
+def _stat(values: np.ndarray, fn, scale: float, digits: int) -> float | None:
+    """``fn(values) * scale`` rounded, or None when there are no values."""
+    return round(float(fn(values)) * scale, digits) if np.size(values) else None
 
 
 def _iou(a: Event, b: Event) -> float:
@@ -192,25 +207,59 @@ def truth_sidecar(recording: str | Path) -> Path:
     return p.with_name(p.name.rsplit(".", 1)[0] + ".truth.json")
 
 
-def load_truth(recording: str | Path, annotations: Sequence = ()) -> list[Event]:
+def profile_for_scenario(scenario: str | None) -> str:
+    """The detector profile a recording of ``scenario`` is scored with.
+
+    ``training`` for a training session (strides must stay apart from cramps, which the night
+    profile's longer tolerated relaxation would merge); ``night`` for everything else, including
+    a recording whose scenario is not known, as night is the detector's default.
+    """
+    return "training" if scenario == "training" else "night"
+
+
+@dataclass(frozen=True)
+class Truth:
+    """The ground truth of one recording and what is known about how it was made.
+
+    ``source`` is ``"sidecar"`` (a ``NAME.truth.json`` beside the recording) or
+    ``"annotations"`` (its labelled annotations, which carry no scenario or mains).
+    """
+
+    events: list[Event]
+    scenario: str | None = None
+    mains_hz: float | None = None
+    source: str = "annotations"
+
+
+def read_truth(recording: str | Path, annotations: Sequence = ()) -> Truth:
     """Ground truth of a recording: its JSON sidecar, else its labelled annotations."""
-    from .sources.simulator import TRUTH_KINDS, read_truth_json
+    from .sources.simulator import TRUTH_KINDS, read_truth_file
 
     sidecar = truth_sidecar(recording)
     if sidecar.exists():
-        return [Event(t.kind, t.channel, t.onset_s, t.offset_s) for t in read_truth_json(sidecar)]
-    return [
+        doc = read_truth_file(sidecar)
+        events = [Event(t.kind, t.channel, t.onset_s, t.offset_s) for t in doc.events]
+        return Truth(events, doc.scenario, doc.mains_hz, "sidecar")
+    events = [
         Event(a.description, a.channel or "", a.onset_s, a.onset_s + a.duration_s)
         for a in annotations
         if a.description in TRUTH_KINDS
     ]
+    return Truth(events)
+
+
+def load_truth(recording: str | Path, annotations: Sequence = ()) -> list[Event]:
+    """The ground-truth events of a recording (see :func:`read_truth`)."""
+    return read_truth(recording, annotations).events
 
 
 def events_from_episodes(episodes: Sequence[Episode]) -> list[Event]:
+    """Detected episodes as scoring events."""
     return [Event(e.kind, e.channel, e.onset_s, e.offset_s, e.detected_s) for e in episodes]
 
 
 def events_from_log(path: str | Path) -> list[Event]:
+    """The episodes of an episode log (CSV or JSON lines) as scoring events."""
     from .sinks.episode_log import read_episode_log
 
     return [
@@ -231,7 +280,15 @@ def evaluate_recordings(
     *,
     episodes_log: str | Path | None = None,
 ) -> tuple[list[dict], dict]:
-    """Detect (or read ``episodes_log``) and score each recording; rows and the pooled total."""
+    """Detect (or read ``episodes_log``) and score each recording; rows and the pooled total.
+
+    ``config`` is used for every recording when given; when None, each recording gets the
+    profile its truth scenario calls for (:func:`profile_for_scenario`). Each row names the
+    recording, its scenario, sample rate, mains frequency (from the truth, else as the detector
+    found it), number of channels and the profile it was scored with (None when the episodes
+    come from a log), followed by :meth:`Evaluation.summary`. The total pools the counts of all
+    recordings (precision, recall and F1 from the summed counts; medians over all episodes).
+    """
     from .io import open_recording
     from .pipeline import detect_stream
 
@@ -240,12 +297,99 @@ def evaluate_recordings(
     for rec in recordings:
         reader = open_recording(rec)
         header = reader.header
-        truth = load_truth(rec, header.annotations)
+        truth = read_truth(rec, header.annotations)
+        used: str | None = None
+        mains = truth.mains_hz
         if episodes_log:
             detected = events_from_log(episodes_log)
         else:
-            detected = events_from_episodes(detect_stream(reader, config).episodes)
-        ev = evaluate(detected, truth, header.duration_s)
+            cfg = config if config is not None else profile(profile_for_scenario(truth.scenario))
+            result = detect_stream(reader, cfg)
+            detected = events_from_episodes(result.episodes)
+            used = cfg.profile
+            mains = mains if mains is not None else result.mains_hz
+        ev = evaluate(detected, truth.events, header.duration_s)
         total.add(ev)
-        rows.append(dict(ev.summary(), recording=Path(rec).name))
-    return rows, total.summary()
+        rows.append(
+            {
+                "recording": Path(rec).name,
+                "scenario": truth.scenario,
+                "fs": float(header.fs),
+                "mains_hz": mains,
+                "channels": len(header.channels),
+                "profile": used,
+                **ev.summary(),
+            }
+        )
+    summary = {
+        "recording": "TOTAL",
+        "recordings": len(rows),
+        "scenario": _joined(r["scenario"] for r in rows),
+        "profile": _joined(r["profile"] for r in rows),
+        "channels": sum(r["channels"] for r in rows),
+        **total.summary(),
+    }
+    return rows, summary
+
+
+def _joined(values) -> str | None:
+    """The distinct values, sorted and joined with '+' (None if there are none)."""
+    distinct = sorted({str(v) for v in values if v is not None})
+    return "+".join(distinct) if distinct else None
+
+
+TABLE_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    # row key, heading, number format
+    ("recording", "recording", ""),
+    ("scenario", "scenario", ""),
+    ("fs", "fs (Hz)", "g"),
+    ("mains_hz", "mains (Hz)", "g"),
+    ("channels", "ch", "d"),
+    ("profile", "profile", ""),
+    ("hours", "hours", ".3f"),
+    ("spasm_true", "spasms", "d"),
+    ("spasm_precision", "spasm P", ".3f"),
+    ("spasm_recall", "spasm R", ".3f"),
+    ("spasm_f1", "spasm F1", ".3f"),
+    ("false_spasms_per_hour", "false spasms/h", ".2f"),
+    ("onset_error_median_ms", "onset error median (ms)", ".0f"),
+    ("latency_median_s", "latency median (s)", ".2f"),
+    ("latency_max_s", "latency max (s)", ".2f"),
+    ("fasciculation_true", "fasc.", "d"),
+    ("fasciculation_precision", "fasc. P", ".3f"),
+    ("fasciculation_recall", "fasc. R", ".3f"),
+    ("fasciculation_f1", "fasc. F1", ".3f"),
+    ("false_spasm_causes", "false spasms by cause", ""),
+)
+"""Columns of :func:`markdown_table`."""
+
+_TEXT_COLUMNS = ("recording", "scenario", "profile", "false_spasm_causes")
+_PER_RECORDING = ("fs", "mains_hz")
+"""Columns that have no pooled value in the TOTAL row."""
+
+
+def _cell(value, fmt: str) -> str:
+    """One table cell; '-' for a value that does not exist (no matched spasm, no profile)."""
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return "-"
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {v}" for k, v in value.items()) or "-"
+    return format(value, fmt) if fmt else str(value)
+
+
+def markdown_table(rows: Sequence[dict], total: dict | None = None) -> str:
+    """The per-recording rows and the TOTAL row (in bold) as a markdown table: the form in which
+    results go into a README."""
+    heads = [head for _, head, _ in TABLE_COLUMNS]
+    rule = ["---" if key in _TEXT_COLUMNS else "--:" for key, _, _ in TABLE_COLUMNS]
+    lines = ["| " + " | ".join(heads) + " |", "|" + "|".join(rule) + "|"]
+    for r in rows:
+        lines.append("| " + " | ".join(_cell(r.get(k), f) for k, _, f in TABLE_COLUMNS) + " |")
+    if total is not None:
+        cells = []
+        for key, _, fmt in TABLE_COLUMNS:
+            text = "" if key in _PER_RECORDING else _cell(total.get(key), fmt)
+            bold = text not in ("", "-") and (key == "recording" or key not in _TEXT_COLUMNS)
+            cells.append(f"**{text}**" if bold else text)
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)

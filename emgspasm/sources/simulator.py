@@ -54,6 +54,8 @@ __all__ = [
     "SCENARIOS",
     "TRUTH_KINDS",
     "TruthEvent",
+    "TruthFile",
+    "read_truth_file",
     "read_truth_json",
     "simulate",
     "truth_events",
@@ -241,11 +243,34 @@ def write_truth_json(
         f.write("{\n" + head + ' "events": [\n' + rows + ("\n" if rows else "") + " ]\n}\n")
 
 
-def read_truth_json(path: str | PathLike[str]) -> list[TruthEvent]:
-    """Read the events of a truth sidecar written by :func:`write_truth_json`.
+@dataclass(frozen=True)
+class TruthFile:
+    """A truth sidecar: its events and what was simulated to make them.
+
+    The evaluation reads ``scenario`` to choose the detector profile a recording is scored with.
+    A field the file does not give is None, so a hand-written truth file holding only events
+    (e.g. for a real recording) reads too.
+    """
+
+    events: tuple[TruthEvent, ...]
+    scenario: str | None = None
+    seed: int | None = None
+    fs: float | None = None
+    duration_s: float | None = None
+    mains_hz: float | None = None
+    channels: tuple[str, ...] | None = None
+
+
+def read_truth_file(path: str | PathLike[str]) -> TruthFile:
+    """Read a truth sidecar written by :func:`write_truth_json`: its events (sorted by onset) and
+    its description of the simulation.
 
     Raises :class:`RecordingError` if the file is not such a sidecar.
     """
+
+    def opt(doc: dict, key: str, kind):
+        return None if doc.get(key) is None else kind(doc[key])
+
     try:
         with open(path, encoding="utf-8") as f:
             doc = json.load(f)
@@ -253,6 +278,23 @@ def read_truth_json(path: str | PathLike[str]) -> list[TruthEvent]:
             TruthEvent(str(e["kind"]), float(e["onset_s"]), float(e["offset_s"]), str(e["channel"]))
             for e in doc["events"]
         ]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        channels = doc.get("channels")
+        return TruthFile(
+            events=tuple(sorted(events, key=lambda e: (e.onset_s, e.channel, e.kind))),
+            scenario=opt(doc, "scenario", str),
+            seed=opt(doc, "seed", int),
+            fs=opt(doc, "fs", float),
+            duration_s=opt(doc, "duration_s", float),
+            mains_hz=opt(doc, "mains_hz", float),
+            channels=None if channels is None else tuple(str(c) for c in channels),
+        )
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise RecordingError(f"{path}: not a readable truth file ({exc})") from exc
-    return sorted(events, key=lambda e: (e.onset_s, e.channel, e.kind))
+
+
+def read_truth_json(path: str | PathLike[str]) -> list[TruthEvent]:
+    """Read the events of a truth sidecar written by :func:`write_truth_json`, sorted by onset.
+
+    Raises :class:`RecordingError` if the file is not such a sidecar.
+    """
+    return list(read_truth_file(path).events)

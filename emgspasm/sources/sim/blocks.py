@@ -55,6 +55,16 @@ class Context:
         """Excitation at which channel ``channel`` has an RMS of ``ratio`` times its noise."""
         return self.pools[channel].excitation_for_rms(ratio * self.noise_rms[channel])
 
+    def visible(self, channel: int, env: np.ndarray) -> tuple[float, float]:
+        """Where an activation can be seen: from the first to the last moment its expected RMS
+        reaches the channel's noise RMS (the onset an expert would mark on the trace, rather
+        than the start of the drive, when no unit has fired yet). Seconds from ``env``'s start."""
+        rms = np.sqrt(self.pools[channel].mean_square(env))
+        seen = np.flatnonzero(rms >= self.noise_rms[channel])
+        if seen.size == 0:
+            return 0.0, env_end(env)
+        return float(seen[0] * GRID_DT), float(seen[-1] * GRID_DT)
+
 
 def env_end(env: np.ndarray) -> float:
     """Duration (s) covered by an envelope on the grid."""
@@ -107,7 +117,7 @@ class SpasmSpec:
         env = cramp_envelope(self.duration_s, level, ramp_on, ramp_off, self.wobble, mod)
         plan = Plan(busy=[(0.0, env_end(env))])
         plan.activations.append(Activation(self.channel, 0.0, env, self.cv, 0.04))
-        plan.labels.append(Label("spasm", 0.0, env_end(env), self.channel))
+        plan.labels.append(Label("spasm", *ctx.visible(self.channel, env), self.channel))
         for s in self.spread:
             delay = max(0.5, s.delay_frac * self.duration_s)
             length = self.duration_s - delay - s.end_frac * self.duration_s
@@ -118,7 +128,8 @@ class SpasmSpec:
             sub = cramp_envelope(length, lvl, ramp_on, ramp_off, self.wobble, mod[k:])
             t0 = k * GRID_DT
             plan.activations.append(Activation(s.channel, t0, sub, self.cv, 0.04))
-            plan.labels.append(Label("spasm", t0, t0 + env_end(sub), s.channel))
+            on, off = ctx.visible(s.channel, sub)
+            plan.labels.append(Label("spasm", t0 + on, t0 + off, s.channel))
         return plan
 
 
@@ -150,7 +161,7 @@ class VoluntarySpec:
         for channel, ratio in self.ratios:
             env = movement_envelope(self.duration_s, ctx.level(channel, ratio), edge)
             plan.activations.append(Activation(channel, 0.0, env, self.cv))
-            plan.labels.append(Label("voluntary", 0.0, env_end(env), channel))
+            plan.labels.append(Label("voluntary", *ctx.visible(channel, env), channel))
         return plan
 
 
