@@ -206,15 +206,20 @@ def detect_block(
                 # Learning the resting level (start of stream) or refilling after a gap.
                 if g >= filled_at:
                     if b2 <= 0.0:
-                        # First full window: start both levels from its mean square.
-                        b2 = ms
-                        total = 0.0
+                        # First full window: start both levels from its medians, which a
+                        # twitch inside the window does not inflate.
+                        first_e = np.empty(win)
+                        first_p = np.empty(win)
                         for k in range(win):
                             j = here - k
                             if j < 0:
                                 j += rlen
-                            total += rp[j]
-                        rest_p = MEDIAN_CHI2 * total * inv_win
+                            first_e[k] = rc[j]
+                            first_p[k] = rp[j]
+                        b2 = np.median(first_e) / MEDIAN_CHI2
+                        rest_p = np.median(first_p)
+                        if b2 <= 0.0:
+                            b2 = ms
                     else:
                         if ms > b2:
                             b2 *= 1.0 + eta_fast
