@@ -340,14 +340,20 @@ def detect_block(
 
             if state == REST:
                 if not flat:
+                    # Right after learning, the level still moves quickly (its time constant
+                    # grows with the time since), so that a movement during the opening second
+                    # does not leave it too high for the next minute.
+                    eta = eta_fast / (1.0 + (g - warm_until) * eta_fast)
+                    if eta < eta_rest:
+                        eta = eta_rest
                     if ms > b2:
-                        b2 *= 1.0 + eta_rest
+                        b2 *= 1.0 + eta
                     else:
-                        b2 *= 1.0 - eta_rest
+                        b2 *= 1.0 - eta
                     if p > rest_p:
-                        rest_p *= 1.0 + eta_rest
+                        rest_p *= 1.0 + eta
                     else:
-                        rest_p *= 1.0 - eta_rest
+                        rest_p *= 1.0 - eta
                 if ms > on2 * b2:
                     # A burst starts: it is dated from the last moment of rest.
                     state = CANDIDATE
