@@ -80,9 +80,9 @@ def cmd_detect(args: argparse.Namespace) -> int:
             f"{Path(args.recording).name}: {result.duration_s:.1f} s, "
             f"{len(result.channels)} channel(s), profile {cfg.profile}, mains {mains}"
         )
-        for kind in ("spasm", "fasciculation"):
+        for kind, per, unit in (("spasm", 1.0, "h"), ("fasciculation", 60.0, "min")):
             n = result.count(kind)
-            rate = f" ({n / hours:.1f}/h)" if hours > 0 else ""
+            rate = f" ({n / hours / per:.1f}/{unit})" if hours > 0 else ""
             print(f"  {kind}: {n}{rate}")
         if result.gap_samples:
             print(f"  gaps: {result.gap_samples} samples lost")
