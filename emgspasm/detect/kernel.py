@@ -110,6 +110,31 @@ def ring_shape(channels: int, win: int, max_width: int) -> tuple[int, int, int]:
     return channels, 2, max(win, 2 * max_width + 2)
 
 
+@numba.njit(cache=True, inline="always")
+def _emit(
+    evi, evf, k, kind, at, c, onset, offset, detected, peak_at, clipped, peak2, ms, base, active
+):
+    """Write event row ``k``: spans as sample indices; ``peak2`` and ``ms`` are powers."""
+    evi[k, EI_TYPE] = kind
+    evi[k, EI_AT] = at
+    evi[k, EI_CH] = c
+    evi[k, EI_ONSET] = onset
+    evi[k, EI_OFFSET] = offset
+    evi[k, EI_DETECTED] = detected
+    evi[k, EI_PEAK_AT] = peak_at
+    evi[k, EI_CLIPPED] = clipped
+    evf[k, EF_PEAK] = np.sqrt(peak2)
+    evf[k, EF_RMS] = np.sqrt(ms)
+    evf[k, EF_BASE_RMS] = base
+    evf[k, EF_ACTIVE] = active
+
+
+@numba.njit(cache=True, inline="always")
+def _follow(level, value, eta):
+    """One step of a multiplicative running median: ``level`` moves by ``eta`` towards ``value``."""
+    return level * (1.0 + eta) if value > level else level * (1.0 - eta)
+
+
 @numba.njit(cache=True, nogil=True, boundscheck=False)
 def detect_block(
     y: np.ndarray,
@@ -221,14 +246,8 @@ def detect_block(
                         if b2 <= 0.0:
                             b2 = ms
                     else:
-                        if ms > b2:
-                            b2 *= 1.0 + eta_fast
-                        else:
-                            b2 *= 1.0 - eta_fast
-                        if p > rest_p:
-                            rest_p *= 1.0 + eta_fast
-                        else:
-                            rest_p *= 1.0 - eta_fast
+                        b2 = _follow(b2, ms, eta_fast)
+                        rest_p = _follow(rest_p, p, eta_fast)
                 last_low = g
                 low_sumsq = 0.0
                 low_peak = 0.0
@@ -262,18 +281,9 @@ def detect_block(
                             last = pot_at + k
                     narrow = first > pot_at - max_width and last < pot_at + max_width
                     if narrow and last - first < max_width and n_ev < cap:
-                        evi[n_ev, EI_TYPE] = EV_POTENTIAL
-                        evi[n_ev, EI_AT] = g
-                        evi[n_ev, EI_CH] = c
-                        evi[n_ev, EI_ONSET] = first
-                        evi[n_ev, EI_OFFSET] = last + 1
-                        evi[n_ev, EI_DETECTED] = g
-                        evi[n_ev, EI_PEAK_AT] = pot_at
-                        evi[n_ev, EI_CLIPPED] = 0
-                        evf[n_ev, EF_PEAK] = np.sqrt(pot_peak)
-                        evf[n_ev, EF_RMS] = np.sqrt(pot_peak)
-                        evf[n_ev, EF_BASE_RMS] = np.sqrt(rest_p / MEDIAN_CHI2)
-                        evf[n_ev, EF_ACTIVE] = 0.0
+                        base = np.sqrt(rest_p / MEDIAN_CHI2)
+                        _emit(evi, evf, n_ev, EV_POTENTIAL, g, c, first, last + 1, g, pot_at, 0,
+                              pot_peak, pot_peak, base, 0.0)
                         n_ev += 1
                     pot_at = -1
             elif p * MEDIAN_CHI2 > fasc2 * rest_p and run_long == 0:
@@ -301,12 +311,7 @@ def detect_block(
             elif si[c, SI_FLAT_START] >= 0:
                 fs0 = si[c, SI_FLAT_START]
                 if g - fs0 >= flat_min and n_ev < cap:
-                    evi[n_ev, EI_TYPE] = EV_FLAT
-                    evi[n_ev, EI_AT] = g
-                    evi[n_ev, EI_CH] = c
-                    evi[n_ev, EI_ONSET] = fs0
-                    evi[n_ev, EI_OFFSET] = g
-                    evi[n_ev, EI_DETECTED] = g
+                    _emit(evi, evf, n_ev, EV_FLAT, g, c, fs0, g, g, fs0, 0, 0.0, 0.0, 0.0, 0.0)
                     n_ev += 1
                 si[c, SI_FLAT_START] = -1
 
@@ -319,21 +324,13 @@ def detect_block(
                     run_long = 1
                     pot_at = -1
                     if n_ev < cap:
-                        evi[n_ev, EI_TYPE] = EV_ACTIVITY
-                        evi[n_ev, EI_AT] = g
-                        evi[n_ev, EI_CH] = c
-                        evi[n_ev, EI_ONSET] = run_start
-                        evi[n_ev, EI_OFFSET] = g + 1
-                        evi[n_ev, EI_DETECTED] = g
+                        _emit(evi, evf, n_ev, EV_ACTIVITY, g, c, run_start, g + 1, g, run_start,
+                              0, 0.0, 0.0, 0.0, 1.0)
                         n_ev += 1
             elif run_start >= 0:
                 if run_long == 1 and n_ev < cap:
-                    evi[n_ev, EI_TYPE] = EV_ACTIVITY_END
-                    evi[n_ev, EI_AT] = g
-                    evi[n_ev, EI_CH] = c
-                    evi[n_ev, EI_ONSET] = run_start
-                    evi[n_ev, EI_OFFSET] = g
-                    evi[n_ev, EI_DETECTED] = g
+                    _emit(evi, evf, n_ev, EV_ACTIVITY_END, g, c, run_start, g, g, run_start, 0,
+                          0.0, 0.0, 0.0, 1.0)
                     n_ev += 1
                 run_start = -1
                 run_long = 0
@@ -346,14 +343,8 @@ def detect_block(
                     eta = eta_fast / (1.0 + (g - warm_until) * eta_fast)
                     if eta < eta_rest:
                         eta = eta_rest
-                    if ms > b2:
-                        b2 *= 1.0 + eta
-                    else:
-                        b2 *= 1.0 - eta
-                    if p > rest_p:
-                        rest_p *= 1.0 + eta
-                    else:
-                        rest_p *= 1.0 - eta
+                    b2 = _follow(b2, ms, eta)
+                    rest_p = _follow(rest_p, p, eta)
                 if ms > on2 * b2:
                     # A burst starts: it is dated from the last moment of rest.
                     state = CANDIDATE
@@ -391,18 +382,11 @@ def detect_block(
                 last_active = si[c, SI_LAST_ACTIVE]
                 offset = last_active + 1
                 if state == CONFIRMED and n_ev < cap:
-                    evi[n_ev, EI_TYPE] = EV_SPASM_END
-                    evi[n_ev, EI_AT] = g
-                    evi[n_ev, EI_CH] = c
-                    evi[n_ev, EI_ONSET] = onset
-                    evi[n_ev, EI_OFFSET] = offset
-                    evi[n_ev, EI_DETECTED] = si[c, SI_DETECTED]
-                    evi[n_ev, EI_PEAK_AT] = si[c, SI_PEAK_AT]
-                    evi[n_ev, EI_CLIPPED] = si[c, SI_CLIP_N]
-                    evf[n_ev, EF_PEAK] = np.sqrt(sf[c, SF_PEAK])
-                    evf[n_ev, EF_RMS] = np.sqrt(sf[c, SF_SUMSQ_ACTIVE] / (offset - onset))
-                    evf[n_ev, EF_BASE_RMS] = np.sqrt(rest_p / MEDIAN_CHI2)
-                    evf[n_ev, EF_ACTIVE] = si[c, SI_ACTIVE_N] / (offset - onset)
+                    span = offset - onset
+                    _emit(evi, evf, n_ev, EV_SPASM_END, g, c, onset, offset, si[c, SI_DETECTED],
+                          si[c, SI_PEAK_AT], si[c, SI_CLIP_N], sf[c, SF_PEAK],
+                          sf[c, SF_SUMSQ_ACTIVE] / span, np.sqrt(rest_p / MEDIAN_CHI2),
+                          si[c, SI_ACTIVE_N] / span)
                     n_ev += 1
                 state = REST
                 last_low = g
@@ -417,18 +401,10 @@ def detect_block(
                     state = CONFIRMED
                     si[c, SI_DETECTED] = g
                     if n_ev < cap:
-                        evi[n_ev, EI_TYPE] = EV_SPASM_CONFIRMED
-                        evi[n_ev, EI_AT] = g
-                        evi[n_ev, EI_CH] = c
-                        evi[n_ev, EI_ONSET] = onset
-                        evi[n_ev, EI_OFFSET] = g + 1
-                        evi[n_ev, EI_DETECTED] = g
-                        evi[n_ev, EI_PEAK_AT] = si[c, SI_PEAK_AT]
-                        evi[n_ev, EI_CLIPPED] = si[c, SI_CLIP_N]
-                        evf[n_ev, EF_PEAK] = np.sqrt(sf[c, SF_PEAK])
-                        evf[n_ev, EF_RMS] = np.sqrt(sf[c, SF_SUMSQ] / span)
-                        evf[n_ev, EF_BASE_RMS] = np.sqrt(rest_p / MEDIAN_CHI2)
-                        evf[n_ev, EF_ACTIVE] = si[c, SI_ACTIVE_N] / span
+                        _emit(evi, evf, n_ev, EV_SPASM_CONFIRMED, g, c, onset, g + 1, g,
+                              si[c, SI_PEAK_AT], si[c, SI_CLIP_N], sf[c, SF_PEAK],
+                              sf[c, SF_SUMSQ] / span, np.sqrt(rest_p / MEDIAN_CHI2),
+                              si[c, SI_ACTIVE_N] / span)
                         n_ev += 1
         sf[c, SF_MSUM] = msum
         sf[c, SF_B2] = b2
