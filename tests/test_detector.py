@@ -154,3 +154,46 @@ def test_config_toml_round_trip_and_errors(tmp_path):
         DetectorConfig.from_toml(path)
     with pytest.raises(ConfigError):
         profile("sprint")
+
+
+def test_a_ten_minute_cramp_is_not_adapted_away_and_rest_drift_is_followed():
+    fs, rng = 200.0, np.random.default_rng(5)
+    n = int(1500 * fs)
+    # The resting noise doubles slowly over the first 20 minutes (electrode drying).
+    noise = 2.0 * (1.0 + np.clip(np.arange(n) / (1200 * fs), 0, 1))
+    x = rng.normal(0.0, 1.0, n) * noise
+    i0, i1 = int(300 * fs), int(900 * fs)
+    x[i0:i1] += rng.normal(0.0, 40.0, i1 - i0)
+    det, eps = run(x.astype(np.float32)[:, None], fs)
+    spasms = [e for e in eps if e.kind == "spasm"]
+    assert len(spasms) == 1, spasms
+    assert abs(spasms[0].onset_s - 300.0) < 0.1 and abs(spasms[0].offset_s - 900.0) < 0.6
+    # After the drift the resting level is the new one (4 µV white noise through the band-pass).
+    assert 2.5 < det.baseline_rms()[0] < 4.5
+
+
+def test_the_unit_does_not_matter():
+    fs = 1000.0
+    x = rest_with_events(fs=fs)
+    _, in_uv = run(x, fs)
+    _, in_counts = run((x * 812.5).astype(np.float32), fs)
+    assert [(e.kind, e.onset, e.offset) for e in in_uv] == [
+        (e.kind, e.onset, e.offset) for e in in_counts
+    ]
+
+
+def test_qrs_shaped_crosstalk_near_the_threshold_is_not_a_fasciculation():
+    """A QRS complex is tens of milliseconds wide after the band-pass: too wide for one unit."""
+    from emgspasm.sources.sim.interference import ecg_beat
+
+    fs, rng = 1000.0, np.random.default_rng(9)
+    n = int(60 * fs)
+    x = rng.normal(0.0, 2.0, n)
+    beat = ecg_beat(np.arange(-250, 450) / fs, 0.4)
+    t = 2.0
+    while t < 58.0:  # an irregular rhythm, so only the shape can tell
+        i = int(t * fs)
+        x[i - 250 : i + 450] += rng.uniform(40.0, 120.0) * beat
+        t += rng.uniform(0.6, 1.4)
+    _, eps = run(x.astype(np.float32)[:, None], fs)
+    assert [e for e in eps if e.kind == "fasciculation"] == []
