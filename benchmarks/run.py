@@ -19,15 +19,24 @@ import sys
 import tempfile
 import time
 import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 from workload import BLOCK_S, FS, PIPELINES, make_emg
 
 REPO = Path(__file__).resolve().parents[1]
-CASES = [("emgspasm", 1), ("scipy", 1), ("neurokit2", 1), ("emgspasm", 8), ("scipy", 8)]
+CASES = [
+    ("emgspasm", 1),
+    ("scipy", 1),
+    ("neurokit2", 1),
+    ("emgspasm", 8),
+    ("emgspasm-1t", 8),
+    ("scipy", 8),
+]
 LABELS = {
     "emgspasm": "emgspasm Detector (night)",
+    "emgspasm-1t": "emgspasm Detector (night), one thread",
     "scipy": "scipy sosfilt + uniform_filter1d + threshold",
     "neurokit2": "NeuroKit2 emg_process",
 }
@@ -118,17 +127,83 @@ def throughput_table(quick: bool) -> list[str]:
         del x
         rows[-1] += (measure_peak(pipeline, channels, seconds),)
     ours = {ch: rate for p, ch, _, rate, *_ in rows if p == "emgspasm"}
+    threads = _detector_threads()
     lines = [
         "| pipeline | ch | signal | M ch-samples/s | emgspasm ÷ this | peak traced memory "
         "| events |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for pipeline, channels, seconds, rate, events, peak in rows:
+        label = LABELS[pipeline]
+        if pipeline == "emgspasm" and channels > 1 and threads > 1:
+            label += f", {min(threads, channels)} threads"
         lines.append(
-            f"| {LABELS[pipeline]} | {channels} | {fmt_duration(seconds)} | {rate:.3g} "
+            f"| {label} | {channels} | {fmt_duration(seconds)} | {rate:.3g} "
             f"| {ours[channels] / rate:.3g} | {peak / 1e6:.1f} MB | {events} |"
         )
     return lines
+
+
+def _detector_threads() -> int:
+    from emgspasm.detect import detector
+
+    return detector.THREADS
+
+
+def kernel_table(quick: bool) -> list[str]:
+    """The numba kernels alone, one thread: the filter cascade and the detection kernel.
+
+    Each runs over 8192-sample blocks (the Detector's block) of the benchmark signal, best of
+    ``REPEATS`` after a warm-up; the detection kernel gets the filtered signal and starts from
+    the state of a Detector that has run over the first second. Channel-samples per second.
+    """
+    lines = ["| kernel | ch | M ch-samples/s |", "|---|---:|---:|"]
+    for channels in (1, 8):
+        for label, rate in _kernel_rates(channels, 2e6 if quick else 8e6):
+            lines.append(f"| {label} | {channels} | {rate / 1e6:.3g} |")
+    return lines
+
+
+def _kernel_rates(channels: int, total: float) -> list[tuple[str, float]]:
+    from emgspasm.config import profile
+    from emgspasm.detect import Detector
+    from emgspasm.detect import kernel as K
+    from emgspasm.detect.detector import BLOCK
+    from emgspasm.dsp.kernels import sosfilt_block
+    from emgspasm.frames import Frame
+
+    x = make_emg(total / channels / FS + 1.0, channels)
+    det = Detector(profile("night"))
+    det.process(Frame(x[: int(FS)], 0, FS, tuple(f"ch{c}" for c in range(channels))))
+    x = np.ascontiguousarray(x[int(FS) :])
+    y = np.empty_like(x)
+    starts = range(0, len(x) - BLOCK + 1, BLOCK)
+    filter_state = (det._z1, det._z2)
+    detect_state = (det._sf, det._si, det._ring)
+
+    def filt() -> None:
+        z1, z2 = (a.copy() for a in filter_state)
+        for s in starts:
+            sosfilt_block(det._sos, x[s : s + BLOCK], y[s : s + BLOCK], z1, z2, 0)
+
+    def detect() -> None:
+        sf, si, ring = (a.copy() for a in detect_state)
+        for s in starts:
+            K.detect_block(y[s : s + BLOCK], x[s : s + BLOCK], int(FS) + s, det._prm, sf, si,
+                           ring, det._ev_i, det._ev_f, det._ev_n)
+
+    samples = len(starts) * BLOCK * channels
+    rates = []
+    for label, run in ((f"filter ({det._sos.shape[0]} sections)", filt), ("detection", detect)):
+        run()
+        rates.append((label, samples / min(_timed(run) for _ in range(REPEATS))))
+    return rates
+
+
+def _timed(run: Callable[[], None]) -> float:
+    t0 = time.perf_counter()
+    run()
+    return time.perf_counter() - t0
 
 
 def startup_table() -> list[str]:
@@ -169,6 +244,14 @@ def write_bdf(path: str, hours: float, channels: int) -> None:
         k = s % len(tile)
         writer.write(Frame(tile[k : k + block], s, FS, names))
     writer.close()
+
+
+def read_bdf(path: str) -> None:
+    """Read a recording through every frame of 10 s, as ``emgspasm detect`` does, and drop them."""
+    from emgspasm.io import open_recording
+
+    for _ in open_recording(path).frames(int(BLOCK_S * FS)):
+        pass
 
 
 def peak_rss() -> int:
@@ -225,6 +308,10 @@ def full_night_table(hours: float = 8.0, channels: int = 8) -> list[str]:
         cmd = [sys.executable, __file__, "--write-bdf", str(bdf), str(hours), str(channels)]
         wall, rss = timed_child(cmd)
         row("write with `BdfWriter`", wall, rss, f"{bdf.stat().st_size / 1e9:.2f} GB")
+        log("reading it back")
+        cmd = [sys.executable, __file__, "--read-bdf", str(bdf)]
+        wall, rss = timed_child(cmd)
+        row("read with `open_recording(FILE).frames(20000)`", wall, rss, "")
         log("emgspasm detect")
         cmd = [sys.executable, "-c", CLI, "detect", str(bdf), "--out", str(log_csv), "--quiet"]
         wall, rss = timed_child(cmd)
@@ -283,10 +370,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--traced-peak", nargs=3, help=argparse.SUPPRESS)
     parser.add_argument("--write-bdf", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--read-bdf", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.traced_peak:
         pipeline, channels, seconds = args.traced_peak
         print(traced_peak(pipeline, int(channels), float(seconds)))
+        return 0
+    if args.read_bdf:
+        read_bdf(args.read_bdf)
+        print(peak_rss())
         return 0
     if args.write_bdf:
         path, hours, channels = args.write_bdf
@@ -296,6 +388,7 @@ def main(argv: list[str] | None = None) -> int:
 
     out = header(args.quick)
     out += ["## Throughput and memory", ""] + throughput_table(args.quick)
+    out += ["", "## Kernels alone (one thread)", ""] + kernel_table(args.quick)
     out += ["", "## Start-up (fresh interpreter, detector over 1 s of signal)", ""]
     out += startup_table()
     if args.full_night:

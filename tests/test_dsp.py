@@ -5,7 +5,13 @@ import pytest
 from scipy import signal
 
 from emgspasm.dsp.design import band_edges, bandpass_sos, detect_mains, mains_sos
-from emgspasm.dsp.kernels import sos_state, sosfilt_stream
+from emgspasm.dsp.kernels import (
+    LANES_FROM,
+    sos_state,
+    sosfilt_block,
+    sosfilt_stream,
+    take_columns,
+)
 
 
 @pytest.mark.parametrize("fs", [200.0, 500.0, 1000.0, 2000.0, 4000.0])
@@ -47,3 +53,85 @@ def test_mains_frequency_is_detected_from_the_signal(mains):
     x = rng.normal(0, 2, t.size) + 3 * np.sin(2 * np.pi * mains * t)
     assert detect_mains(x[:, None], fs) == mains
     assert detect_mains(rng.normal(0, 2, (int(fs), 1)), fs) is None
+
+
+# -- kernel loop orders, block cuts and channel groups ----------------------------------------
+
+
+def _cascade(fs: float, harmonics: int) -> np.ndarray:
+    return np.vstack([bandpass_sos(fs), mains_sos(fs, 50.0, harmonics)])
+
+
+@pytest.mark.parametrize(("fs", "harmonics"), [(2000.0, 3), (2000.0, 5), (2000.0, 9), (200.0, 3)])
+def test_kernel_output_is_bit_identical_across_cuts_loop_orders_and_groups(fs, harmonics):
+    """Every sample gets the same arithmetic: any cut, either loop order, any channel group."""
+    sos = _cascade(fs, harmonics)  # 3 to 8 sections: every grouping of sections is used
+    sos32 = sos.astype(np.float32)
+    x = (np.random.default_rng(2).normal(size=(3000, 9)) * 40 + 250).astype(np.float32)
+    z1, z2 = sos_state(sos, x[0])
+    whole = sosfilt_stream(sos, x, z1, z2)  # channels innermost (9 >= LANES_FROM)
+    assert x.shape[1] >= LANES_FROM
+    z1c, z2c = sos_state(sos, x[0])
+    cuts = [0, 1, 2, 500, 2047, 3000]
+    pieces = [
+        sosfilt_stream(sos, x[a:b], z1c, z2c) for a, b in zip(cuts[:-1], cuts[1:], strict=True)
+    ]
+    np.testing.assert_array_equal(np.vstack(pieces), whole)
+    np.testing.assert_array_equal(z1c, z1)
+    np.testing.assert_array_equal(z2c, z2)
+    # Channel groups of every width (both loop orders) against the stream's state arrays.
+    z1g, z2g = sos_state(sos, x[0])
+    grouped = np.empty_like(x)
+    for c0, c1, in_place in [(0, 1, False), (1, 3, True), (3, 7, False), (7, 9, False)]:
+        block = np.ascontiguousarray(x[:, c0:c1])
+        out = block if in_place else np.empty_like(block)
+        sosfilt_block(sos32, block, out, z1g, z2g, c0)
+        grouped[:, c0:c1] = out
+    np.testing.assert_array_equal(grouped, whole)
+    np.testing.assert_array_equal(z1g, z1)
+
+
+def test_take_columns_copies_a_channel_group():
+    src = np.arange(60, dtype=np.float32).reshape(10, 6)
+    dst = np.empty((7, 3), dtype=np.float32)
+    take_columns(src, 2, dst)
+    np.testing.assert_array_equal(dst, src[:7, 2:5])
+
+
+def test_detector_threads_over_channel_groups_give_the_same_episodes(monkeypatch):
+    """Large multi-channel frames are split over threads; nothing may change, gaps included."""
+    from emgspasm import Frame
+    from emgspasm.config import profile
+    from emgspasm.detect import Detector
+    from emgspasm.detect import detector as detector_module
+
+    from .synthetic import rest_with_events
+
+    fs = 2000.0
+    base = rest_with_events(fs=fs, mains_hz=50.0)[:, 0]
+    x = np.stack([np.roll(base, 7919 * c) * (1 + 0.2 * c) for c in range(8)], axis=1)
+    x = x.astype(np.float32)
+    names = tuple(f"EMG{c}" for c in range(8))
+    split = []
+    real = Detector._run_groups
+    monkeypatch.setattr(
+        Detector, "_run_groups", lambda self, *a: split.append(a[-1]) or real(self, *a)
+    )
+    lost = (30000, 30500)  # samples left out of the stream
+
+    def run(threads: int, block: int) -> tuple[list, list]:
+        monkeypatch.setattr(detector_module, "THREADS", threads)
+        det = Detector(profile("night"))
+        eps = []
+        for a, b in ((0, lost[0]), (lost[1], len(x))):
+            for s in range(a, b, block):
+                gap = lost[1] - lost[0] if s == lost[1] else 0
+                eps += det.process(Frame(x[s : min(s + block, b)], s, fs, names, gap_before=gap))
+        eps += det.flush()
+        return eps, det.quality
+
+    serial = run(1, 4096)
+    assert any(e.kind == "spasm" for e in serial[0]) and not split
+    assert run(2, 50_000) == serial  # frames above PARALLEL_MIN: groups of 4 channels
+    assert run(3, 20_011) == serial  # groups of 3, 2 and 3 channels
+    assert set(split) == {2, 3}

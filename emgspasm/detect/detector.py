@@ -7,13 +7,17 @@ blocks of any size gives the same episodes in the same order.
 
 from __future__ import annotations
 
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..config import DetectorConfig
 from ..dsp.design import band_edges, bandpass_sos, detect_mains, mains_sos
-from ..dsp.kernels import sos_state, sosfilt_inplace
+from ..dsp.kernels import sos_state, sosfilt_block, take_columns
 from ..errors import ConfigError
 from ..frames import Episode, Frame
 from . import kernel as K
@@ -21,6 +25,125 @@ from .potentials import HeartbeatRule, Potential, PotentialSorter
 
 BLOCK = 8192
 """Samples the kernel handles per call: the block stays in cache between filter and detection."""
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+THREADS = min(_cores(), 8)
+"""Threads over channel groups for large frames (1: everything in the calling thread).
+
+Channels are independent in the filters and the detection kernel, so groups of channels run in
+parallel (the Numba kernels release the GIL); the episodes are the same whatever this is set to.
+"""
+PARALLEL_MIN = 65536
+"""Channel-samples a frame must hold before it is split over threads: below, handing the work to
+another thread costs more than it saves (a live 50 ms frame stays in the calling thread)."""
+
+_pool: tuple[int, ThreadPoolExecutor] | None = None
+_pool_lock = threading.Lock()
+
+
+def _executor(workers: int) -> ThreadPoolExecutor:
+    """The process-wide pool for channel groups (made on first use, remade larger if asked)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None or _pool[0] < workers:
+            _pool = (workers, ThreadPoolExecutor(workers, thread_name_prefix="emgspasm-channels"))
+        return _pool[1]
+
+
+class _Pace:
+    """Whether splitting frames over threads pays, measured on the frames themselves.
+
+    On a machine whose cores are busy with other work, a thread that cannot get a core holds up
+    the frame, and one thread on its own can be faster. So the time per channel-sample is kept
+    for both ways (a running mean, after a first frame of each that is not counted: it pays for
+    starting threads and buffers), the faster one is used, and every :data:`PROBE_EVERY` frames
+    the other one is tried again. The episodes are the same either way.
+    """
+
+    PROBE_EVERY = 16
+    LEARN = 3
+    """Frames each way is timed before the faster one is preferred (the first not counted)."""
+
+    def __init__(self) -> None:
+        self._cost: dict[int, float] = {}
+        self._seen: dict[int, int] = {}
+        self._frames = 0
+
+    def choose(self, threads: int) -> int:
+        """Threads to use for the next frame: ``threads`` or 1."""
+        self._frames += 1
+        modes = (threads, 1)
+        learning = [m for m in modes if self._seen.get(m, 0) < self.LEARN]
+        if learning:
+            return min(learning, key=lambda m: self._seen.get(m, 0))
+        best, other = sorted(modes, key=self._cost.__getitem__)
+        return other if self._frames % self.PROBE_EVERY == 0 else best
+
+    def note(self, threads: int, seconds_per_sample: float) -> None:
+        """What the last frame cost with ``threads`` threads."""
+        seen = self._seen.get(threads, 0)
+        self._seen[threads] = seen + 1
+        if seen == 0:
+            return
+        old = self._cost.get(threads)
+        self._cost[threads] = (
+            seconds_per_sample if old is None else 0.7 * old + 0.3 * seconds_per_sample
+        )
+
+
+class _Claims:
+    """The blocks of one frame still to do per channel group, shared by the threads on it.
+
+    A group's blocks must run in order, one at a time; any thread may take the next block of a
+    group no other thread is working on.
+    """
+
+    def __init__(self, groups: int, blocks: int) -> None:
+        self._next = [0] * groups
+        self._busy = [False] * groups
+        self._blocks = blocks
+        self._running = 0
+        self._cond = threading.Condition()
+        self.error: BaseException | None = None
+
+    def take(self, first: int) -> tuple[int, int] | None:
+        """The next ``(group, block)`` for a thread that prefers group ``first``, or None when
+        nothing is left for it (waits while the only blocks left follow ones being run)."""
+        n = len(self._next)
+        with self._cond:
+            while self.error is None:
+                if all(self._next[g] + self._busy[g] >= self._blocks for g in range(n)):
+                    return None
+                for g in [(first + i) % n for i in range(n)]:
+                    if not self._busy[g] and self._next[g] < self._blocks:
+                        self._busy[g] = True
+                        self._running += 1
+                        return g, self._next[g]
+                self._cond.wait()
+            return None
+
+    def finish(self, group: int, error: BaseException | None = None) -> None:
+        """The block of ``group`` that was taken is done (or failed with ``error``)."""
+        with self._cond:
+            self._busy[group] = False
+            self._next[group] += 1
+            self._running -= 1
+            if error is not None and self.error is None:
+                self.error = error
+            self._cond.notify_all()
+
+    def wait(self) -> None:
+        """Until no block is running (all done, or stopped by an error)."""
+        with self._cond:
+            while self._running:
+                self._cond.wait()
 
 
 @dataclass(frozen=True)
@@ -213,15 +336,19 @@ class Detector:
         out: list[tuple[int, int, Episode]] = []
         if expected is not None and (frame.gap_before or frame.start > expected):
             out += self._gap(expected, frame)
-        raw = frame.samples
-        for b0 in range(0, frame.n, BLOCK):
-            x = np.ascontiguousarray(raw[b0 : b0 + BLOCK], dtype=np.float32)
-            y = x.copy()
-            sosfilt_inplace(self._sos, y, self._z1, self._z2)
-            g0 = frame.start + b0
-            K.detect_block(y, x, g0, self._prm, self._sf, self._si, self._ring, self._ev_i,
-                           self._ev_f, self._ev_n)
-            out += self._events()
+        raw = np.ascontiguousarray(frame.samples, dtype=np.float32)
+        nch = raw.shape[1]
+        threads = min(THREADS, nch)
+        if threads > 1 and frame.n * nch >= PARALLEL_MIN:
+            threads = self._pace.choose(threads)
+            t0 = time.perf_counter()
+            if threads > 1:
+                out += self._run_groups(raw, frame.start, threads)
+            else:
+                out += self._run_serial(raw, frame.start)
+            self._pace.note(threads, (time.perf_counter() - t0) / raw.size)
+        else:
+            out += self._run_serial(raw, frame.start)
         self.samples_seen += frame.n
         end = frame.stop
         for c, ep in list(self._ongoing.items()):
@@ -230,6 +357,123 @@ class Detector:
             out.extend((key, c, self._fasciculation(c, p, key)) for key, p in sorter.release(end))
         out.sort(key=lambda e: (e[0], e[1], e[2].onset))
         return [e for _, _, e in out]
+
+    def _run_serial(self, raw: np.ndarray, start: int) -> list[tuple[int, int, Episode]]:
+        """All channels in the calling thread, block by block."""
+        out: list[tuple[int, int, Episode]] = []
+        _, y_all = self._blocks(0, raw.shape[1])
+        for b0 in range(0, raw.shape[0], BLOCK):
+            x = raw[b0 : b0 + BLOCK]
+            y = y_all[: x.shape[0]]
+            sosfilt_block(self._sos, x, y, self._z1, self._z2, 0)
+            K.detect_block(y, x, start + b0, self._prm, self._sf, self._si, self._ring,
+                           self._ev_i, self._ev_f, self._ev_n)
+            if self._ev_n.any():
+                out += self._events()
+        return out
+
+    @property
+    def _pace(self) -> _Pace:
+        pace = getattr(self, "_pace_", None)
+        if pace is None:
+            pace = self._pace_ = _Pace()
+        return pace
+
+    def _blocks(self, c0: int, c1: int) -> tuple[np.ndarray, np.ndarray]:
+        """Reusable float32 ``(BLOCK, c1 - c0)`` blocks (raw copy, filtered) for channels c0:c1."""
+        cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] | None
+        cache = getattr(self, "_block_cache", None)
+        if cache is None:
+            cache = self._block_cache = {}
+        if (c0, c1) not in cache:
+            shape = (BLOCK, c1 - c0)
+            cache[c0, c1] = (np.empty(shape, np.float32), np.empty(shape, np.float32))
+        return cache[c0, c1]
+
+    def _run_groups(
+        self, raw: np.ndarray, start: int, threads: int
+    ) -> list[tuple[int, int, Episode]]:
+        """Filter and detect ``raw`` in ``threads`` groups of channels at once.
+
+        Each group runs the same kernels over its own channels' rows of the state arrays, block
+        after block; the events of each block are then handed to :meth:`_events` block by block
+        in channel order, exactly as the single-threaded loop does. The calling thread and the
+        pool's threads take the next block of whichever group is free (a thread keeps to its
+        own group while it can), so when another thread cannot get a core, the calling thread
+        carries on with its work instead of waiting for it.
+        """
+        nch = raw.shape[1]
+        edges = [round(k * nch / threads) for k in range(threads + 1)]
+        groups = list(zip(edges[:-1], edges[1:], strict=True))
+        blocks = [self._blocks(c0, c1) for c0, c1 in groups]  # made here, not in the threads
+        claims = _Claims(len(groups), -(-raw.shape[0] // BLOCK))
+        found: list[list[tuple[int, int, np.ndarray, np.ndarray, np.ndarray]]]
+        found = [[] for _ in groups]
+
+        def work(first: int) -> None:
+            while (claim := claims.take(first)) is not None:
+                g, k = claim
+                try:
+                    self._group_block(raw, start, k * BLOCK, *groups[g], *blocks[g], found[g])
+                except BaseException as error:  # raised below, in the calling thread
+                    claims.finish(g, error)
+                    return
+                claims.finish(g)
+
+        pool = _executor(threads - 1)
+        for first in range(1, threads):
+            pool.submit(work, first)
+        work(0)
+        claims.wait()  # blocks another thread took may still be running
+        if claims.error is not None:
+            raise claims.error
+        by_block: dict[int, list[tuple[int, np.ndarray, np.ndarray, np.ndarray]]] = {}
+        for group in found:
+            for b0, c0, counts, rows_i, rows_f in group:
+                by_block.setdefault(b0, []).append((c0, counts, rows_i, rows_f))
+        out: list[tuple[int, int, Episode]] = []
+        for b0 in sorted(by_block):
+            self._ev_n[:] = 0
+            for c0, counts, rows_i, rows_f in by_block[b0]:
+                c1 = c0 + counts.size
+                self._ev_n[c0:c1] = counts
+                self._ev_i[c0:c1, : rows_i.shape[1]] = rows_i
+                self._ev_f[c0:c1, : rows_f.shape[1]] = rows_f
+            out += self._events()
+        self._ev_n[:] = 0
+        return out
+
+    def _group_block(
+        self,
+        raw: np.ndarray,
+        start: int,
+        b0: int,
+        c0: int,
+        c1: int,
+        xs: np.ndarray,
+        ys: np.ndarray,
+        found: list[tuple[int, int, np.ndarray, np.ndarray, np.ndarray]],
+    ) -> None:
+        """Channels ``c0:c1`` of the block at ``b0`` of a frame (may run in a pool thread).
+
+        Row slices of the C-ordered state arrays are contiguous views, so the kernels update the
+        stream's own state in place; the group's raw samples are copied to the contiguous ``xs``.
+        If the block produced events, ``(b0, c0, counts, int rows, float rows)`` is appended to
+        ``found``.
+        """
+        b1 = min(b0 + BLOCK, raw.shape[0])
+        x = xs[: b1 - b0]
+        take_columns(raw[b0:b1], c0, x)
+        y = ys[: b1 - b0]
+        sosfilt_block(self._sos, x, y, self._z1, self._z2, c0)
+        ev_i, ev_f, ev_n = self._ev_i[c0:c1], self._ev_f[c0:c1], self._ev_n[c0:c1]
+        K.detect_block(y, x, start + b0, self._prm, self._sf[c0:c1], self._si[c0:c1],
+                       self._ring[c0:c1], ev_i, ev_f, ev_n)
+        if ev_n.any():
+            k = int(ev_n.max())
+            rows_i = ev_i[:, :k].copy()
+            rows_i[:, :, K.EI_CH] += c0
+            found.append((b0, c0, ev_n.copy(), rows_i, ev_f[:, :k].copy()))
 
     def _gap(self, expected: int, frame: Frame) -> list[tuple[int, int, Episode]]:
         """Samples were lost before ``frame``: close what was open, restart the filters."""

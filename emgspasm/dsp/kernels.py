@@ -1,8 +1,23 @@
 """Numba kernels over arrays with explicit state, in the manner of ``scipy.signal.sosfilt(zi=)``.
 
 State lives in arrays the caller keeps between calls, so a stream cut into blocks of any size
-gives exactly the output of the whole stream at once. Channels are the innermost loop so the
-compiler vectorises across them.
+gives exactly the output of the whole stream at once: every sample goes through the same
+arithmetic whatever the block boundaries, and the state carried between calls is the exact
+float32 state, so the output is bit-identical for any cut.
+
+Two loop orders, chosen by the number of channels, give bit-identical results (same operations in
+the same order per sample, multiply-adds fused the same way):
+
+- **per channel** (fewer than :data:`LANES_FROM` channels): time outermost for one channel, with
+  four sections' states at a time in local variables (registers). A section's recurrence is then
+  only two fused multiply-adds long and the four sections overlap in the CPU, instead of waiting
+  for each state to go through memory (store, then load) every sample.
+- **across channels** (:data:`LANES_FROM` channels or more): time outermost, then sections, with
+  the channels innermost, where the compiler vectorises across channels.
+
+Each section runs in transposed direct form II (as scipy does), written so that the loop-carried
+chain is ``o = b0*v + s1`` then ``s1' = (b1*v + s2) - a1*o``: the term that does not depend on
+``o`` is formed off the critical path.
 """
 
 from __future__ import annotations
@@ -11,31 +26,142 @@ import numba
 import numpy as np
 from scipy import signal
 
+LANES_FROM = 4
+"""From this many channels on, the channel-innermost kernel is the faster one."""
 
-@numba.njit(cache=True, nogil=True, fastmath=True, boundscheck=False)
-def sosfilt_inplace(sos: np.ndarray, y: np.ndarray, z1: np.ndarray, z2: np.ndarray) -> None:
-    """Run the section cascade ``sos`` over ``y`` (n, channels) in place (transposed DF-II).
+_FAST = {"contract"}
+"""Only fusing multiply-adds is allowed: no reassociation, so every sample is computed alike."""
 
-    ``z1``/``z2`` are ``(sections, channels)`` and carry the filter state between calls.
+
+@numba.njit(cache=True, nogil=True, fastmath=_FAST)
+def _section(v, b0, b1, b2, a1, a2, s1, s2):
+    """One transposed direct-form II step: output and the section's new state."""
+    o = b0 * v + s1
+    w = b1 * v + s2
+    return o, w - a1 * o, b2 * v - a2 * o
+
+
+@numba.njit(cache=True, nogil=True)
+def _coefficients(sos, k):
+    """``b0, b1, b2, a1, a2`` of section ``k`` (``a0`` is 1); past the last section, a section
+    that passes its input through exactly (``v * 1 + 0``) and keeps a zero state."""
+    if k < sos.shape[0]:
+        return sos[k, 0], sos[k, 1], sos[k, 2], sos[k, 4], sos[k, 5]
+    one, zero = sos.dtype.type(1.0), sos.dtype.type(0.0)
+    return one, zero, zero, zero, zero
+
+
+@numba.njit(cache=True, nogil=True)
+def _state(z, k, c):
+    """State ``z[k, c]``, or zero for a pass-through section past the last one."""
+    return z[k, c] if k < z.shape[0] else z.dtype.type(0.0)
+
+
+@numba.njit(cache=True, nogil=True, fastmath=_FAST, boundscheck=False)
+def _per_channel(sos, src, dst, z1, z2, c0):
+    """Each channel on its own, sections in groups of four held in registers.
+
+    The first group reads ``src``, later groups work in place on ``dst``. A last group of fewer
+    than four sections is filled up with pass-through sections, whose output is their input
+    exactly (for finite input), so the result does not depend on the grouping.
+    """
+    nsec = sos.shape[0]
+    for c in range(src.shape[1]):
+        zc = c0 + c
+        if nsec == 0:
+            for t in range(src.shape[0]):
+                dst[t, c] = src[t, c]
+        for k in range(0, nsec, 4):
+            b00, b01, b02, a01, a02 = _coefficients(sos, k)
+            b10, b11, b12, a11, a12 = _coefficients(sos, k + 1)
+            b20, b21, b22, a21, a22 = _coefficients(sos, k + 2)
+            b30, b31, b32, a31, a32 = _coefficients(sos, k + 3)
+            p0, q0 = _state(z1, k, zc), _state(z2, k, zc)
+            p1, q1 = _state(z1, k + 1, zc), _state(z2, k + 1, zc)
+            p2, q2 = _state(z1, k + 2, zc), _state(z2, k + 2, zc)
+            p3, q3 = _state(z1, k + 3, zc), _state(z2, k + 3, zc)
+            for t in range(src.shape[0]):
+                v = src[t, c] if k == 0 else dst[t, c]
+                v, p0, q0 = _section(v, b00, b01, b02, a01, a02, p0, q0)
+                v, p1, q1 = _section(v, b10, b11, b12, a11, a12, p1, q1)
+                v, p2, q2 = _section(v, b20, b21, b22, a21, a22, p2, q2)
+                v, p3, q3 = _section(v, b30, b31, b32, a31, a32, p3, q3)
+                dst[t, c] = v
+            for j, (p, q) in enumerate(((p0, q0), (p1, q1), (p2, q2), (p3, q3))):
+                if k + j < nsec:
+                    z1[k + j, zc] = p
+                    z2[k + j, zc] = q
+
+
+@numba.njit(cache=True, nogil=True, fastmath=_FAST, boundscheck=False)
+def _across_channels(sos, y, z1, z2):
+    """In place over ``y`` (n, channels): sample by sample, section by section, channels innermost.
+
+    ``z1``/``z2`` must be exactly the block's channels (contiguous rows): an offset into wider
+    state arrays keeps the compiler from vectorising the channel loop.
     """
     n, nch = y.shape
     nsec = sos.shape[0]
     for t in range(n):
         yt = y[t]
         for s in range(nsec):
-            b0 = sos[s, 0]
-            b1 = sos[s, 1]
-            b2 = sos[s, 2]
-            a1 = sos[s, 4]
-            a2 = sos[s, 5]
+            b0, b1, b2, a1, a2 = sos[s, 0], sos[s, 1], sos[s, 2], sos[s, 4], sos[s, 5]
             s1 = z1[s]
             s2 = z2[s]
             for c in range(nch):
                 v = yt[c]
                 o = b0 * v + s1[c]
-                s1[c] = b1 * v - a1 * o + s2[c]
+                w = b1 * v + s2[c]
+                s1[c] = w - a1 * o
                 s2[c] = b2 * v - a2 * o
                 yt[c] = o
+
+
+def sosfilt_block(
+    sos: np.ndarray, x: np.ndarray, y: np.ndarray, z1: np.ndarray, z2: np.ndarray, c0: int = 0
+) -> None:
+    """Filter ``x`` (n, g) into ``y`` (n, g) with the section cascade ``sos``, all float32.
+
+    ``z1``/``z2`` are ``(sections, channels)`` and carry the state between calls; the block's
+    channels use state columns ``c0 .. c0 + g``, so that a group of channels can be filtered on
+    its own (in another thread, say) against the stream's state arrays. ``y`` may be ``x``
+    (in place). ``x`` and ``y`` must be C-contiguous.
+    """
+    g = x.shape[1]
+    if g < LANES_FROM:
+        _per_channel(sos, x, y, z1, z2, c0)
+        return
+    if y is not x:
+        np.copyto(y, x)
+    if c0 == 0 and g == z1.shape[1]:
+        _across_channels(sos, y, z1, z2)
+        return
+    s1 = np.ascontiguousarray(z1[:, c0 : c0 + g])
+    s2 = np.ascontiguousarray(z2[:, c0 : c0 + g])
+    _across_channels(sos, y, s1, s2)
+    z1[:, c0 : c0 + g] = s1
+    z2[:, c0 : c0 + g] = s2
+
+
+def sosfilt_inplace(sos: np.ndarray, y: np.ndarray, z1: np.ndarray, z2: np.ndarray) -> None:
+    """Run the section cascade ``sos`` over ``y`` (n, channels) in place (transposed DF-II).
+
+    ``z1``/``z2`` are ``(sections, channels)`` and carry the filter state between calls.
+    """
+    sosfilt_block(sos, y, y, z1, z2, 0)
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def take_columns(src: np.ndarray, c0: int, dst: np.ndarray) -> None:
+    """``dst[:] = src[:dst.shape[0], c0 : c0 + dst.shape[1]]``: a group of channels made contiguous.
+
+    About three times faster than numpy's copy of such narrow strided rows; it matters when a
+    block is split into channel groups for threads.
+    """
+    n, g = dst.shape
+    for c in range(g):
+        for t in range(n):
+            dst[t, c] = src[t, c0 + c]
 
 
 def sos_state(sos: np.ndarray, first: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -58,8 +184,10 @@ def sos_state(sos: np.ndarray, first: np.ndarray) -> tuple[np.ndarray, np.ndarra
 
 def sosfilt_stream(sos: np.ndarray, x: np.ndarray, z1: np.ndarray, z2: np.ndarray) -> np.ndarray:
     """Filter ``x`` (n, channels) with carried state; returns a new float32 array."""
-    y = np.array(x, dtype=np.float32, order="C", copy=True)
-    if y.ndim == 1:
-        y = y[:, None]
-    sosfilt_inplace(np.ascontiguousarray(sos, dtype=np.float32), y, z1, z2)
+    x = np.asarray(x, dtype=np.float32)
+    if x.ndim == 1:
+        x = x[:, None]
+    x = np.ascontiguousarray(x)
+    y = np.empty_like(x)
+    sosfilt_block(np.ascontiguousarray(sos, dtype=np.float32), x, y, z1, z2, 0)
     return y
