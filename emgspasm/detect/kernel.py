@@ -132,7 +132,31 @@ def _emit(
 @numba.njit(cache=True, inline="always")
 def _follow(level, value, eta):
     """One step of a multiplicative running median: ``level`` moves by ``eta`` towards ``value``."""
-    return level * (1.0 + eta) if value > level else level * (1.0 - eta)
+    # Arithmetic rather than a branch: for a single noisy sample the comparison is a coin toss
+    # that a branch predictor cannot learn.
+    up = np.float64(value > level)
+    return level * (1.0 - eta + 2.0 * eta * up)
+
+
+@numba.njit(cache=True, nogil=True)
+def _half_peak_span(ring, at, reach, level):
+    """How far before and after ring slot ``at`` (a peak) the squared signal last exceeds
+    ``level``, looking at most ``reach`` samples each way."""
+    n = ring.shape[0]
+    before = 0
+    after = 0
+    for k in range(1, reach + 1):
+        j = at - k
+        if j < 0:
+            j += n
+        if ring[j] > level:
+            before = k
+        j = at + k - n if at + k >= n else at + k
+        if j < 0:
+            j += n
+        if ring[j] > level:
+            after = k
+    return before, after
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
@@ -174,6 +198,8 @@ def detect_block(
     flat_min = np.int64(prm[P_FLAT_MIN])
     clip = prm[P_CLIP]
     cap = ev_i.shape[1]
+    # Samples after learning until the settling rate has slowed to the resting one.
+    settle = np.int64((eta_fast / eta_rest - 1.0) / eta_fast) + 1
     for c in range(nch):
         n_ev = 0
         evi = ev_i[c]
@@ -197,6 +223,7 @@ def detect_block(
         pot_peak = sf[c, SF_POT_PEAK]
         prev_y = sf[c, SF_PREV_Y]
         rest_p = sf[c, SF_REST_P]
+        flat_start = si[c, SI_FLAT_START]
         for t in range(n):
             g = g0 + t
             v = np.float64(y[t, c])
@@ -265,21 +292,12 @@ def detect_block(
                     pot_peak = p
                     pot_at = g
                 elif g - pot_at >= max_width:
-                    level = HALF_PEAK2 * pot_peak
-                    first = pot_at
-                    last = pot_at
-                    for k in range(1, max_width + 1):
-                        j = here - (g - pot_at) - k
-                        if j < 0:
-                            j += rlen
-                        if rp[j] > level:
-                            first = pot_at - k
-                        j = here - (g - pot_at) + k
-                        if j < 0:
-                            j += rlen
-                        if rp[j] > level:
-                            last = pot_at + k
-                    narrow = first > pot_at - max_width and last < pot_at + max_width
+                    before, after = _half_peak_span(
+                        rp, here - (g - pot_at), max_width, HALF_PEAK2 * pot_peak
+                    )
+                    first = pot_at - before
+                    last = pot_at + after
+                    narrow = before < max_width and after < max_width
                     if narrow and last - first < max_width and n_ev < cap:
                         base = np.sqrt(rest_p / MEDIAN_CHI2)
                         _emit(evi, evf, n_ev, EV_POTENTIAL, g, c, first, last + 1, g, pot_at, 0,
@@ -306,14 +324,14 @@ def detect_block(
             # Flat line (lead-off): envelope far below rest; the baseline does not learn it.
             flat = ms < flat2 * b2
             if flat:
-                if si[c, SI_FLAT_START] < 0:
-                    si[c, SI_FLAT_START] = g
-            elif si[c, SI_FLAT_START] >= 0:
-                fs0 = si[c, SI_FLAT_START]
-                if g - fs0 >= flat_min and n_ev < cap:
-                    _emit(evi, evf, n_ev, EV_FLAT, g, c, fs0, g, g, fs0, 0, 0.0, 0.0, 0.0, 0.0)
+                if flat_start < 0:
+                    flat_start = g
+            elif flat_start >= 0:
+                if g - flat_start >= flat_min and n_ev < cap:
+                    _emit(evi, evf, n_ev, EV_FLAT, g, c, flat_start, g, g, flat_start, 0,
+                          0.0, 0.0, 0.0, 0.0)
                     n_ev += 1
-                si[c, SI_FLAT_START] = -1
+                flat_start = -1
 
             # Contiguous runs of activity; a long one means the muscle is working.
             active = ms > off2 * b2
@@ -340,9 +358,9 @@ def detect_block(
                     # Right after learning, the level still moves quickly (its time constant
                     # grows with the time since), so that a movement during the opening second
                     # does not leave it too high for the next minute.
-                    eta = eta_fast / (1.0 + (g - warm_until) * eta_fast)
-                    if eta < eta_rest:
-                        eta = eta_rest
+                    eta = eta_rest
+                    if g - warm_until < settle:
+                        eta = eta_fast / (1.0 + (g - warm_until) * eta_fast)
                     b2 = _follow(b2, ms, eta)
                     rest_p = _follow(rest_p, p, eta)
                 if ms > on2 * b2:
@@ -421,4 +439,5 @@ def detect_block(
         sf[c, SF_POT_PEAK] = pot_peak
         sf[c, SF_PREV_Y] = prev_y
         sf[c, SF_REST_P] = rest_p
+        si[c, SI_FLAT_START] = flat_start
         ev_n[c] = n_ev
