@@ -93,6 +93,86 @@ def cmd_detect(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_batch(args: argparse.Namespace) -> int:
+    from .batch import ReadOptions, run_batch
+
+    report = run_batch(
+        args.recordings,
+        args.out,
+        _config(args),
+        reading=ReadOptions(args.input_format, args.fs, args.skip_bad_lines),
+        log_format=args.format,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        force=args.force,
+        progress=not args.quiet,
+        stream=sys.stderr,
+    )
+    if not args.quiet:
+        print("\n".join(report.lines()))
+    return report.exit_code
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .io import open_recording
+    from .report import make_report
+
+    cfg = _config(args)
+    reader = open_recording(
+        args.recording, args.input_format, fs=args.fs, skip_bad_lines=args.skip_bad_lines
+    )
+    header = reader.header
+    bar = _progress(header.n_samples, header.duration_s, args.quiet)
+    report = make_report(
+        reader,
+        args.out,
+        episodes_log=args.episodes,
+        config=cfg,
+        on_progress=bar.update if bar else None,
+    )
+    if bar:
+        bar.close()
+    if not args.quiet:
+        totals = report.summary["totals"]
+        print(
+            f"{Path(args.recording).name}: {totals['spasm']['count']} spasm(s), "
+            f"{totals['fasciculation']['count']} fasciculation(s), "
+            f"{len(report.summary['markers'])} marker(s)"
+        )
+        print(f"  report: {report.html}")
+        print(f"  numbers: {report.summary_json}")
+    return 0
+
+
+def cmd_record(args: argparse.Namespace) -> int:
+    from .record import record, sensor_spec
+
+    spec = sensor_spec(
+        args.device,
+        replay=args.replay,
+        simulate=args.simulate,
+        speed=args.speed,
+        drop=args.drop,
+        disconnect_at_s=args.disconnect_at or (),
+        outage_s=args.outage,
+        fs=args.fs,
+        channels=args.channels,
+        seed=args.seed,
+    )
+    summary = record(
+        spec,
+        args.out,
+        config=_config(args),
+        episodes=args.episodes,
+        duration_s=args.duration,
+        on_event=lambda line: print(line, file=sys.stderr, flush=True),
+    )
+    print("\n".join(summary.lines()))
+    if summary.error is not None:
+        raise summary.error
+    return 0
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluation import evaluate_recordings, markdown_table
 
@@ -114,6 +194,25 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
     return run_demo(duration_s=args.duration, fs=args.fs, seed=args.seed)
+
+
+def cmd_live(args: argparse.Namespace) -> int:
+    from .live.app import make_source, run_live
+
+    cfg = _config(args)
+    source, name = make_source(args.device, args.replay, args.speed)
+    rc = run_live(
+        source,
+        cfg,
+        name=name,
+        window_s=args.window,
+        duration_s=args.duration,
+        screenshot=args.screenshot,
+        log=args.log,
+    )
+    if args.screenshot:
+        print(f"screenshot written to {args.screenshot}")
+    return rc
 
 
 def _progress(n_samples: int, duration_s: float, quiet: bool):
@@ -198,6 +297,100 @@ def build_parser() -> argparse.ArgumentParser:
     detecting(sp)
     sp.set_defaults(func=cmd_detect)
 
+    sp = sub.add_parser(
+        "batch",
+        help="detect episodes in many recordings (local processes or a Dask cluster)",
+        description="Process many recordings into one folder: per recording its episode log "
+        "(as `detect` writes it) and a JSON summary, plus cohort.csv and batch.log. Recordings "
+        "already done with the same file and configuration are skipped unless --force.",
+        epilog="exit codes: 0 every recording has a result; 2 at least one failed (see "
+        "cohort.csv); 1 the batch could not run; 3 configuration error; 130 interrupted "
+        "(re-run to finish)",
+    )
+    sp.add_argument("recordings", nargs="+", metavar="FILE_OR_GLOB", help="recordings or globs")
+    sp.add_argument("--out", required=True, help="output folder (created owner-only)")
+    sp.add_argument(
+        "--format", choices=("csv", "jsonl"), default="csv", help="episode log format (csv)"
+    )
+    where = sp.add_mutually_exclusive_group()
+    where.add_argument(
+        "--workers", type=int, help="local worker processes (default: one per core)"
+    )
+    where.add_argument(
+        "--scheduler", metavar="tcp://HOST:PORT", help="run on this Dask distributed cluster"
+    )
+    sp.add_argument("--force", action="store_true", help="process recordings already done")
+    sp.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    reading(sp, "--input-format")
+    detecting(sp)
+    sp.set_defaults(func=cmd_batch)
+
+    sp = sub.add_parser(
+        "report", help="night report: HTML page with figures, and a JSON summary of the numbers"
+    )
+    sp.add_argument("recording")
+    sp.add_argument(
+        "--episodes",
+        metavar="LOG",
+        help="episode log (.csv or .jsonl, marker rows included); without it the detector runs",
+    )
+    sp.add_argument("--out", required=True, metavar="DIR", help="folder for the report")
+    sp.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    reading(sp, "--input-format")
+    detecting(sp)
+    sp.set_defaults(func=cmd_report)
+
+    sp = sub.add_parser(
+        "record",
+        help="record a Bluetooth sensor to BDF+ while detecting episodes (Ctrl-C stops)",
+    )
+    sp.add_argument(
+        "--device",
+        help="sensor address or name, or virtual:bridge|virtual:myo|virtual:ganglion "
+        "(default with --replay/--simulate: virtual:bridge)",
+    )
+    feed = sp.add_mutually_exclusive_group()
+    feed.add_argument("--replay", metavar="FILE", help="recording a virtual sensor plays")
+    feed.add_argument(
+        "--simulate",
+        metavar="SCENARIO",
+        choices=("night", "training", "fasciculation", "quiet"),
+        help="simulated scenario a virtual sensor plays (default: night)",
+    )
+    sp.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        help="virtual sensor pace (1: real time; 0: as fast as possible)",
+    )
+    sp.add_argument(
+        "--drop", type=float, default=0.0, help="fraction of notifications a virtual sensor loses"
+    )
+    sp.add_argument(
+        "--disconnect-at",
+        type=float,
+        nargs="+",
+        action="extend",
+        metavar="S",
+        help="seconds of signal at which a virtual sensor drops the link",
+    )
+    sp.add_argument(
+        "--outage", type=float, default=0.5, help="seconds a virtual sensor stays away (0.5)"
+    )
+    sp.add_argument("--fs", type=float, help="sample rate of a simulated feed")
+    sp.add_argument("--channels", type=int, help="channels of a simulated feed")
+    sp.add_argument("--seed", type=int, default=0, help="seed of the simulation and the faults")
+    sp.add_argument(
+        "--duration",
+        type=float,
+        help="stop after this many seconds of signal (also the length of a simulated feed, "
+        "600 s without it); otherwise Ctrl-C stops",
+    )
+    sp.add_argument("--out", required=True, help="output BDF+ file")
+    sp.add_argument("--episodes", metavar="LOG", help="episode log (.csv or .jsonl)")
+    detecting(sp)
+    sp.set_defaults(func=cmd_record)
+
     sp = sub.add_parser("evaluate", help="score detections against ground truth")
     sp.add_argument(
         "recordings",
@@ -215,6 +408,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sp.add_argument("--config", help="detector configuration (TOML) for every recording")
     sp.set_defaults(func=cmd_evaluate)
+
+    sp = sub.add_parser(
+        "live",
+        help="live view: EMG traces, envelopes, thresholds and episodes as they happen",
+    )
+    source = sp.add_mutually_exclusive_group()
+    source.add_argument("--device", help="Bluetooth sensor name or address")
+    source.add_argument("--replay", metavar="FILE", help="replay a recording")
+    sp.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        help="replay speed (1: real time; 0: as fast as possible)",
+    )
+    sp.add_argument("--window", type=float, default=30.0, help="seconds shown, 5-60 (30)")
+    sp.add_argument("--log", metavar="EPISODES.csv", help="episode log with markers (.csv/.jsonl)")
+    sp.add_argument(
+        "--duration", type=float, help="run this many seconds of wall-clock time, then exit"
+    )
+    sp.add_argument(
+        "--screenshot", metavar="PNG", help="save a picture of the window at the end (--duration)"
+    )
+    detecting(sp)
+    sp.set_defaults(func=cmd_live)
     return p
 
 

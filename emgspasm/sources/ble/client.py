@@ -17,6 +17,8 @@ Typical use::
 
 :attr:`BleSource.clock` maps any sample index to host time (``clock.host_time(index)``, in the
 event loop's clock, ``time.monotonic()`` on a standard loop) with the device's drift absorbed.
+:attr:`BleSource.resumptions` says where each reconnect continued the stream (the Frame that
+starts there carries the gap across the drop), so a recorder can mark the drop at its place.
 
 The notification callback does no work beyond stamping the host arrival time and putting the
 bytes on a queue (never blocking); a separate task decodes, places and counts, so a slow
@@ -84,6 +86,22 @@ class ConnectOptions:
     service_uuids: tuple[str, ...] | None = None
 
 
+@dataclass(frozen=True)
+class Resumption:
+    """Where a connection after a drop continued the stream.
+
+    ``start``: stream index of its first sample (the Frame starting there carries the gap).
+    ``gap``: samples missing just before it, ``estimated`` of them placed from the host clock
+    (the rest known from the device's counters). ``host_time``: arrival of that first sample's
+    packet, in the event loop's clock.
+    """
+
+    start: int
+    gap: int
+    estimated: int
+    host_time: float
+
+
 @dataclass
 class _Session:
     number: int
@@ -149,6 +167,9 @@ class BleSource:
         )
         self._battery: int | None = None
         self._flags: frozenset[str] = frozenset()
+        self.resumptions: list[Resumption] = []
+        """One entry per reconnect that delivered samples, added before its first Frame."""
+        self._resuming = False
 
     # -- public API ---------------------------------------------------------------------------
     @property
@@ -360,6 +381,7 @@ class BleSource:
                 self._session = item[1]
                 assert self._stitcher is not None
                 self._emit(self._stitcher.new_session())
+                self._resuming = self._counts["samples_received"] > 0
             elif kind == "error":
                 self._flush()
                 self._frames.put_nowait(item[1])
@@ -390,6 +412,11 @@ class BleSource:
     def _emit(self, placed: list[Placed]) -> None:
         assert self.profile is not None
         for item in placed:
+            if self._resuming:
+                self._resuming = False
+                self.resumptions.append(
+                    Resumption(item.start, item.gap_before, item.reconnect_gap, item.host_time)
+                )
             self._counts["samples_received"] += item.packet.n
             self._counts["samples_lost"] += item.gap_before - item.reconnect_gap
             self._counts["reconnect_samples_lost"] += item.reconnect_gap
@@ -429,4 +456,11 @@ def _as_target(target: DeviceTarget | str) -> DeviceTarget:
     return DeviceTarget(name=target)
 
 
-__all__ = ["BleSource", "ConnectOptions", "DeviceTarget", "ProfileOptions", "ReconnectPolicy"]
+__all__ = [
+    "BleSource",
+    "ConnectOptions",
+    "DeviceTarget",
+    "ProfileOptions",
+    "ReconnectPolicy",
+    "Resumption",
+]

@@ -64,6 +64,7 @@ class VirtualBridge(VirtualPeripheral):
         speed: float = 1.0,
         drift_ppm: float = 0.0,
         faults: FaultPlan | None = None,
+        play_from_start: bool = False,
         nv_per_count: int = 4029,
         zero_code: int = 2048,
         latency_ms: int = 20,
@@ -79,6 +80,7 @@ class VirtualBridge(VirtualPeripheral):
             speed=speed,
             drift_ppm=drift_ppm,
             faults=faults,
+            play_from_start=play_from_start,
             max_mtu=FIRMWARE_MTU,
         )
         if feed.fs != int(feed.fs) or not 1 <= feed.fs <= 65535:

@@ -76,6 +76,7 @@ class VirtualGanglion(VirtualPeripheral):
         speed: float = 1.0,
         drift_ppm: float = 0.0,
         faults: FaultPlan | None = None,
+        play_from_start: bool = False,
     ) -> None:
         super().__init__(
             radio,
@@ -85,6 +86,7 @@ class VirtualGanglion(VirtualPeripheral):
             speed=speed,
             drift_ppm=drift_ppm,
             faults=faults,
+            play_from_start=play_from_start,
         )
         if feed.fs != ganglion.FS:
             raise ConfigError(f"the Ganglion samples at {ganglion.FS:g} Hz, not {feed.fs:g}")

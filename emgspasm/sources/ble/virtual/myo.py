@@ -53,6 +53,7 @@ class VirtualMyo(VirtualPeripheral):
         speed: float = 1.0,
         drift_ppm: float = 0.0,
         faults: FaultPlan | None = None,
+        play_from_start: bool = False,
         counts_per_unit: float = 0.25,
         battery: int | None = 64,
     ) -> None:
@@ -64,6 +65,7 @@ class VirtualMyo(VirtualPeripheral):
             speed=speed,
             drift_ppm=drift_ppm,
             faults=faults,
+            play_from_start=play_from_start,
         )
         if feed.fs != myo.FS:
             raise ConfigError(f"the Myo samples at {myo.FS:g} Hz; the feed is at {feed.fs:g} Hz")

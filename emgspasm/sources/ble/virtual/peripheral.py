@@ -9,6 +9,11 @@ delay) and logs it in :attr:`VirtualPeripheral.log`.
 Like the devices they stand for, the virtual sensors accept one connection at a time (they stop
 advertising while connected), stop streaming when the link drops, and advertise again once any
 injected outage is over.
+
+The device clock normally starts at power-on, so the samples taken before a host starts the
+stream are never sent, as on a real device. With ``play_from_start`` it starts at the first
+streaming session instead: the feed's first sample is the first one sent, which is what a replay
+of a recording through the link wants (fault times then count from that moment too).
 """
 
 from __future__ import annotations
@@ -50,6 +55,7 @@ class VirtualPeripheral:
         drift_ppm: float = 0.0,
         faults: FaultPlan | None = None,
         max_mtu: int = 517,
+        play_from_start: bool = False,
     ) -> None:
         self.radio = radio
         self.feed = feed
@@ -59,6 +65,7 @@ class VirtualPeripheral:
         self.drift_ppm = drift_ppm
         self.faults = faults or FaultPlan()
         self.max_mtu = max_mtu
+        self.play_from_start = play_from_start
         self.log = SensorLog()
         self.device: Device | None = None
         self.clock: DeviceClock | None = None
@@ -114,10 +121,14 @@ class VirtualPeripheral:
         device.on(Device.EVENT_CONNECTION, self._on_connection)
         await device.power_on()
         self.device = device
-        loop = asyncio.get_running_loop()
-        self.clock = DeviceClock(self.feed.fs, loop.time(), self.speed, self.drift_ppm)
-        self._spawn(self._fault_schedule())
+        if not self.play_from_start:
+            self._start_clock(asyncio.get_running_loop().time())
         await self._advertise()
+
+    def _start_clock(self, origin: float) -> None:
+        """Start taking samples (world sample 0 at ``origin``) and the fault schedule."""
+        self.clock = DeviceClock(self.feed.fs, origin, self.speed, self.drift_ppm)
+        self._spawn(self._fault_schedule())
 
     async def close(self) -> None:
         """Stop everything and end any connection."""
@@ -144,7 +155,8 @@ class VirtualPeripheral:
     @property
     def samples_taken(self) -> int:
         """World samples taken so far (capped at the end of the feed)."""
-        assert self.clock is not None
+        if self.clock is None:
+            return 0  # play_from_start: not streamed yet
         now = asyncio.get_running_loop().time()
         return min(self.clock.taken_by(now), self.feed.n_samples)
 
@@ -231,10 +243,15 @@ class VirtualPeripheral:
         return self._stream_task is not None and not self._stream_task.done()
 
     def start_streaming(self) -> StreamSession:
-        """Begin a session: device sample 0 is the next world sample taken."""
-        assert self.clock is not None
+        """Begin a session: device sample 0 is the next world sample taken (with
+        ``play_from_start``, the first session begins at world sample 0, taken now)."""
         now = asyncio.get_running_loop().time()
-        session = StreamSession(len(self.log.sessions) + 1, self.clock.taken_by(now), now)
+        if self.clock is None:
+            self._start_clock(now)
+            world_start = 0
+        else:
+            world_start = self.clock.taken_by(now)
+        session = StreamSession(len(self.log.sessions) + 1, world_start, now)
         self.log.sessions.append(session)
         self._session = session
         self._stream_task = asyncio.ensure_future(self.stream(session))

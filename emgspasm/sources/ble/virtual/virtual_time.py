@@ -8,12 +8,19 @@ hour of streaming costs the CPU time of its packets. Arrival times are then free
 noise; delays come only from what a :class:`~.faults.FaultPlan` injects. Used by tests of long
 sessions and clock drift; anything that does real I/O or reads ``time.monotonic()`` directly
 does not belong on this loop.
+
+:class:`ScaledTimeLoop` is the same idea at a fixed pace: its clock runs ``speed`` times faster
+than the real one, so a virtual sensor playing at its nominal rate on this clock streams
+``speed`` times faster than real time while every party on the link (the host's clock mapping,
+reconnect back-off, timeouts) still sees a device at its nominal rate. Scheduling delays of the
+real machine are multiplied by ``speed`` on this clock.
 """
 
 from __future__ import annotations
 
 import asyncio
 import selectors
+import time
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
@@ -42,9 +49,33 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         return self._virtual_now
 
 
+class ScaledTimeLoop(asyncio.SelectorEventLoop):
+    """Event loop whose clock runs ``speed`` times faster than ``time.monotonic()``."""
+
+    def __init__(self, speed: float) -> None:
+        if not speed > 0:
+            raise ValueError("the speed of a scaled clock must be positive")
+        super().__init__(selectors.DefaultSelector())
+        self.speed = float(speed)
+        self._real_start = time.monotonic()
+        real_select = self._selector.select
+
+        def select(timeout: float | None = None) -> list:
+            return real_select(None if timeout is None else max(0.0, timeout) / self.speed)
+
+        self._selector.select = select  # type: ignore[method-assign]
+
+    def time(self) -> float:
+        return self._real_start + (time.monotonic() - self._real_start) * self.speed
+
+
 def run_virtual(main: Coroutine[Any, Any, _T]) -> _T:
     """Run ``main`` to completion on a fresh :class:`VirtualTimeLoop`."""
-    loop = VirtualTimeLoop()
+    return run_on(VirtualTimeLoop(), main)
+
+
+def run_on(loop: asyncio.AbstractEventLoop, main: Coroutine[Any, Any, _T]) -> _T:
+    """Run ``main`` to completion on ``loop``, then cancel what is left and close the loop."""
     try:
         asyncio.set_event_loop(loop)
         return loop.run_until_complete(main)

@@ -1,0 +1,419 @@
+"""The plots of the live view: per channel a trace pane and an envelope pane.
+
+- the **trace pane** shows the filtered EMG (linear scale, automatic or fixed), fasciculations
+  as triangles at their peak and markers as labelled vertical lines;
+- the **envelope pane** below it shows the envelope on a logarithmic scale, with the resting
+  level (dashed) and the detection threshold (``on_ratio`` x rest, red): a cramp is tens of
+  times the resting level while rest is a few µV, so only a log scale shows both and the
+  threshold between them. Both panes are in the recording's unit (see :mod:`.tap`).
+
+Spasms are shaded across both panes: hatched amber while provisional (confirmed, still going
+on), solid red once final. Every x axis is the stream time in seconds, linked across channels.
+
+The items here only take data; deciding what to show is the window's business.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pyqtgraph as pg
+from pyqtgraph.Qt import QtCore, QtGui
+
+BACKGROUND = "#11161c"
+TRACE = "#8ecae6"
+ENVELOPE = "#ffb703"
+REST = "#9aa5b1"
+THRESHOLD = "#ef476f"
+FINAL = (239, 71, 111, 70)
+PROVISIONAL = (255, 183, 3, 120)
+FASCICULATION = "#c77dff"
+MARKER = "#80ed99"
+TEXT = "#d8dee9"
+
+Span = tuple[float, float]
+
+
+def unit_label(unit: str | None) -> str:
+    """How a recording's unit is written on an axis (``uV`` -> ``µV``)."""
+    if not unit:
+        return ""
+    return {"uv": "µV", "mv": "mV", "v": "V"}.get(unit.lower(), unit)
+
+
+def clock(t: float, spacing: float = 1.0) -> str:
+    """Stream time as ``s``, ``m:ss`` or ``h:mm:ss`` (with tenths when ticks are closer than
+    a second)."""
+    sign = "-" if t < 0 else ""
+    t = abs(t)
+    decimals = 0 if spacing >= 1 else 1
+    if t < 60:
+        return f"{sign}{t:.{decimals}f}"
+    m, s = divmod(t, 60.0)
+    h, m = divmod(int(m), 60)
+    sec = f"{s:0{3 + decimals if decimals else 2}.{decimals}f}"
+    return f"{sign}{h}:{m:02d}:{sec}" if h else f"{sign}{m}:{sec}"
+
+
+class StreamTimeAxis(pg.AxisItem):
+    """Bottom axis in stream time: seconds, then m:ss and h:mm:ss as the stream grows.
+
+    The plots' x coordinates are seconds relative to the newest sample (``now``), so that the
+    views never change range while the picture scrolls (a range change of linked views is the
+    dearest thing pyqtgraph does per frame); this axis places and labels its ticks in absolute
+    stream time, so they scroll with the signal.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.now = 0.0
+
+    def set_now(self, now: float) -> None:
+        if now != self.now:
+            self.now = now
+            self.picture = None
+            self.update()
+
+    def tickValues(self, minVal, maxVal, size):  # noqa: N802, N803 - pyqtgraph API
+        levels = super().tickValues(minVal + self.now, maxVal + self.now, size)
+        return [(spacing, [v - self.now for v in values]) for spacing, values in levels]
+
+    def tickStrings(self, values, scale, spacing):  # noqa: N802 - Qt naming
+        return [clock((v + self.now) * scale, spacing * scale) for v in values]
+
+
+class LevelAxis(pg.AxisItem):
+    """Left axis of an envelope pane: a log scale labelled in plain numbers (1, 10, 100)."""
+
+    def tickStrings(self, values, scale, spacing):  # noqa: N802 - Qt naming
+        if not self.logMode:
+            return super().tickStrings(values, scale, spacing)
+        return [f"{10.0**v:g}" for v in values]
+
+
+class SpanItem(pg.GraphicsObject):
+    """Vertical bands over the whole height of a view, at x spans; one brush and one pen.
+
+    Cheaper than a region item per episode: one item draws every band in a pane. Each band
+    has an edge line at its start, and at its end too when ``closed`` (an open spasm's band
+    runs to the newest sample and has no end yet).
+    """
+
+    def __init__(self, brush: QtGui.QBrush, pen: QtGui.QPen, closed: bool = True) -> None:
+        super().__init__()
+        self._closed = closed
+        self._spans: list[Span] = []
+        self._brush = brush
+        self._pen = pen
+        self._rect = QtCore.QRectF()
+
+    def set_spans(self, spans: Sequence[Span]) -> None:
+        spans = [(float(a), float(b)) for a, b in spans if b > a]
+        if spans == self._spans:
+            return
+        self._spans = spans
+        self._refresh()
+
+    def _refresh(self) -> None:
+        vb = self.getViewBox()
+        if not self._spans or vb is None:
+            rect = QtCore.QRectF()
+        else:
+            (_, _), (y0, y1) = vb.viewRange()
+            x0 = min(a for a, _ in self._spans)
+            x1 = max(b for _, b in self._spans)
+            rect = QtCore.QRectF(x0, y0, x1 - x0, y1 - y0)
+        if rect != self._rect:
+            self.prepareGeometryChange()
+            self._rect = rect
+        self.update()
+
+    def viewRangeChanged(self) -> None:  # noqa: N802 - Qt naming
+        self._refresh()
+
+    def boundingRect(self) -> QtCore.QRectF:  # noqa: N802 - Qt naming
+        return self._rect
+
+    def paint(self, p: QtGui.QPainter, *args) -> None:
+        if not self._spans or self._rect.isNull():
+            return
+        y0, h = self._rect.top(), self._rect.height()
+        p.setBrush(self._brush)
+        p.setPen(QtCore.Qt.PenStyle.NoPen)
+        for a, b in self._spans:
+            p.drawRect(QtCore.QRectF(a, y0, b - a, h))
+        p.setPen(self._pen)
+        for a, b in self._spans:
+            p.drawLine(QtCore.QPointF(a, y0), QtCore.QPointF(a, y0 + h))
+            if self._closed:
+                p.drawLine(QtCore.QPointF(b, y0), QtCore.QPointF(b, y0 + h))
+
+
+def _hatched(rgba: tuple[int, int, int, int]) -> QtGui.QBrush:
+    brush = QtGui.QBrush(QtGui.QColor(*rgba), QtCore.Qt.BrushStyle.BDiagPattern)
+    brush.setTransform(QtGui.QTransform())
+    return brush
+
+
+def _cosmetic(color, width: float = 1.0, style=QtCore.Qt.PenStyle.SolidLine) -> QtGui.QPen:
+    pen = pg.mkPen(color, width=width, style=style)
+    pen.setCosmetic(True)
+    return pen
+
+
+class ChannelStrip:
+    """The two panes of one channel and everything drawn in them."""
+
+    def __init__(
+        self,
+        layout: pg.GraphicsLayout,
+        row: int,
+        name: str,
+        unit: str | None,
+        on_ratio: float,
+    ) -> None:
+        self.name = name
+        self.row = row
+        u = unit_label(unit)
+        self.trace_plot: pg.PlotItem = layout.addPlot(
+            row=row, col=0, axisItems={"bottom": StreamTimeAxis("bottom")}
+        )
+        self.env_plot: pg.PlotItem = layout.addPlot(
+            row=row + 1,
+            col=0,
+            axisItems={"bottom": StreamTimeAxis("bottom"), "left": LevelAxis("left")},
+        )
+        for plot in (self.trace_plot, self.env_plot):
+            plot.setMenuEnabled(False)
+            plot.hideButtons()
+            plot.setMouseEnabled(x=False, y=False)
+            plot.getViewBox().disableAutoRange()
+            for side in ("left", "bottom"):
+                # A prefix recomputed at every range change re-renders the label each frame.
+                plot.getAxis(side).enableAutoSIPrefix(False)
+            plot.getAxis("left").setWidth(62)
+            plot.getAxis("left").setTextPen(TEXT)
+            plot.getAxis("bottom").setTextPen(TEXT)
+            plot.showGrid(x=True, y=False, alpha=0.15)
+            plot.hideAxis("bottom")
+        self.trace_plot.setLabel("left", name, units=None)
+        self.trace_plot.getAxis("left").setLabel(f"{name} ({u})" if u else name, color=TEXT)
+        self.env_plot.getAxis("left").setLabel(f"env. ({u})" if u else "envelope", color=TEXT)
+        self.env_plot.getAxis("left").setLogMode(False, True)
+        self.env_plot.setXLink(self.trace_plot)
+
+        final_brush = QtGui.QBrush(QtGui.QColor(*FINAL))
+        final_pen = _cosmetic(FINAL[:3], 1.5)
+        prov_brush = _hatched(PROVISIONAL)
+        prov_pen = _cosmetic(PROVISIONAL[:3], 1.5, QtCore.Qt.PenStyle.DashLine)
+        self.final_spans = [SpanItem(final_brush, final_pen) for _ in range(2)]
+        self.provisional_spans = [SpanItem(prov_brush, prov_pen, False) for _ in range(2)]
+        for plot, final, prov in zip(
+            (self.trace_plot, self.env_plot), self.final_spans, self.provisional_spans, strict=True
+        ):
+            final.setZValue(-10)
+            prov.setZValue(-9)
+            plot.addItem(final, ignoreBounds=True)
+            plot.addItem(prov, ignoreBounds=True)
+
+        self.trace = pg.PlotCurveItem(pen=_cosmetic(TRACE, 1.0), connect="finite")
+        self.trace_plot.addItem(self.trace)
+        self.envelope = pg.PlotCurveItem(pen=_cosmetic(ENVELOPE, 1.2), connect="finite")
+        self.env_plot.addItem(self.envelope)
+        self.rest_line = pg.InfiniteLine(
+            angle=0, pen=_cosmetic(REST, 1.0, QtCore.Qt.PenStyle.DashLine), movable=False
+        )
+        self.threshold_line = pg.InfiniteLine(
+            angle=0,
+            pen=_cosmetic(THRESHOLD, 1.5),
+            movable=False,
+            label=f"threshold {on_ratio:g}x rest",
+            labelOpts={
+                "position": 0.01,
+                "color": THRESHOLD,
+                "anchors": [(0, 1), (0, 1)],
+                "fill": (17, 22, 28, 200),  # readable over the envelope
+            },
+        )
+        self.rest_line.setVisible(False)
+        self.threshold_line.setVisible(False)
+        self.env_plot.addItem(self.rest_line, ignoreBounds=True)
+        self.env_plot.addItem(self.threshold_line, ignoreBounds=True)
+
+        self.fasciculations = pg.ScatterPlotItem(
+            size=9, symbol="t", pen=None, brush=pg.mkBrush(FASCICULATION)
+        )
+        self.trace_plot.addItem(self.fasciculations, ignoreBounds=True)
+        self._markers: list[tuple[pg.InfiniteLine, pg.InfiniteLine]] = []
+        self._marker_state: list[tuple[float, str]] = []
+        self._fasc_shown = False
+        self._trace_range: tuple[float, float] | None = None
+        self._env_range: tuple[float, float] | None = None
+        self.levels: tuple[float, float] | None = None
+
+    # -- data ---------------------------------------------------------------------------------
+
+    def set_trace(self, x: np.ndarray, y: np.ndarray) -> None:
+        self.trace.setData(x, y)
+
+    def set_envelope(self, x: np.ndarray, y: np.ndarray, floor: float) -> None:
+        """Envelope values (recording's unit); drawn as log10, never below ``floor``."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            logy = np.log10(np.maximum(y, floor))
+        self.envelope.setData(x, logy)
+
+    def set_levels(self, rest: float, threshold: float) -> None:
+        ok = math.isfinite(rest) and rest > 0 and math.isfinite(threshold) and threshold > 0
+        self.rest_line.setVisible(ok)
+        self.threshold_line.setVisible(ok)
+        if ok and (self.levels is None or abs(rest / self.levels[0] - 1.0) > 0.005):
+            # Moving a line re-renders its label: only when the level has visibly changed.
+            self.levels = (rest, threshold)
+            self.rest_line.setPos(math.log10(rest))
+            self.threshold_line.setPos(math.log10(threshold))
+
+    def set_spans(self, final: Sequence[Span], provisional: Sequence[Span]) -> None:
+        for item in self.final_spans:
+            item.set_spans(final)
+        for item in self.provisional_spans:
+            item.set_spans(provisional)
+
+    def set_fasciculations(self, x: Sequence[float], y: Sequence[float]) -> None:
+        if not len(x) and not self._fasc_shown:
+            return
+        self._fasc_shown = len(x) > 0
+        self.fasciculations.setData(x=list(x), y=list(y))
+
+    def set_markers(self, markers: Sequence[tuple[float, str]], labelled: bool) -> None:
+        """Vertical lines at marker times (labelled in the top channel only)."""
+        while len(self._markers) < len(markers):
+            pen = _cosmetic(MARKER, 1.2, QtCore.Qt.PenStyle.DashLine)
+            opts = {"position": 0.9, "color": MARKER, "anchors": [(0, 0), (0, 0)]}
+            top = pg.InfiniteLine(angle=90, pen=pen, movable=False, label="", labelOpts=opts)
+            bottom = pg.InfiniteLine(angle=90, pen=pen, movable=False)
+            self.trace_plot.addItem(top, ignoreBounds=True)
+            self.env_plot.addItem(bottom, ignoreBounds=True)
+            self._markers.append((top, bottom))
+        wanted = [(x, text if labelled else "") for x, text in markers]
+        if wanted == self._marker_state:
+            return
+        self._marker_state = wanted
+        for i, (top, bottom) in enumerate(self._markers):
+            if i < len(wanted):
+                x, text = wanted[i]
+                top.label.format = text  # the label re-renders from its format on moving
+                top.setPos(x)
+                bottom.setPos(x)
+                top.setVisible(True)
+                bottom.setVisible(True)
+            else:
+                top.setVisible(False)
+                bottom.setVisible(False)
+
+    # -- ranges -------------------------------------------------------------------------------
+
+    def set_trace_range(self, lo: float, hi: float) -> None:
+        if self._trace_range != (lo, hi):
+            self._trace_range = (lo, hi)
+            self.trace_plot.getViewBox().setYRange(lo, hi, padding=0.04)
+
+    def set_env_range(self, lo: float, hi: float) -> None:
+        """Envelope pane range in the recording's unit (log scale)."""
+        rng = (math.log10(lo), math.log10(hi))
+        if self._env_range != rng:
+            self._env_range = rng
+            self.env_plot.getViewBox().setYRange(*rng, padding=0.04)
+
+    @property
+    def trace_range(self) -> tuple[float, float] | None:
+        return self._trace_range
+
+    @property
+    def env_range(self) -> tuple[float, float] | None:
+        """Current envelope range in the recording's unit."""
+        if self._env_range is None:
+            return None
+        return 10 ** self._env_range[0], 10 ** self._env_range[1]
+
+    def set_visible(self, visible: bool) -> None:
+        self.trace_plot.setVisible(visible)
+        self.env_plot.setVisible(visible)
+
+    @property
+    def visible(self) -> bool:
+        return self.trace_plot.isVisible()
+
+    def columns(self) -> int:
+        """Pixel columns of the trace pane (what the decimation aims at)."""
+        return max(50, int(self.trace_plot.getViewBox().width()))
+
+
+class PlotArea(pg.GraphicsLayoutWidget):
+    """All channel strips in one scene, x linked, the time axis under the lowest one shown."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setBackground(BACKGROUND)
+        self.ci.setSpacing(2)
+        self.ci.setContentsMargins(4, 4, 8, 4)
+        self.strips: list[ChannelStrip] = []
+        self.paints = 0
+        """Times the plots have been painted."""
+        self.frames = 0
+        """Paints that showed a new redraw (what the frame rate counts)."""
+        self._fresh = False
+        self._window_s: float | None = None
+
+    def build(self, channels: Sequence[str], unit: str | None, on_ratio: float) -> None:
+        """Make one strip per channel (once, when the stream's channels are known)."""
+        self.ci.clear()
+        self.strips = []
+        self._window_s = None
+        for i, name in enumerate(channels):
+            strip = ChannelStrip(self.ci, 2 * i, name, unit, on_ratio)
+            self.ci.layout.setRowStretchFactor(2 * i, 3)
+            self.ci.layout.setRowStretchFactor(2 * i + 1, 2)
+            if self.strips:
+                strip.trace_plot.setXLink(self.strips[0].trace_plot)
+            self.strips.append(strip)
+        self.update_axes()
+
+    def update_axes(self) -> None:
+        """Show the time axis under the lowest visible channel only."""
+        shown = [s for s in self.strips if s.visible]
+        for s in self.strips:
+            s.env_plot.hideAxis("bottom")
+        if shown:
+            shown[-1].env_plot.showAxis("bottom")
+            shown[-1].env_plot.getAxis("bottom").setLabel("stream time", units=None, color=TEXT)
+
+    def set_time(self, now: float, window_s: float) -> None:
+        """Show the ``window_s`` seconds up to stream time ``now`` (x is relative to ``now``)."""
+        if not self.strips:
+            return
+        if window_s != self._window_s:
+            self._window_s = window_s
+            self.strips[0].trace_plot.getViewBox().setXRange(-window_s, 0.0, padding=0)
+        for strip in self.strips:
+            axis = strip.env_plot.getAxis("bottom")
+            if axis.isVisible():
+                axis.set_now(now)
+
+    def settle(self) -> None:
+        """Bring the views' transforms up to date now, not at the next paint.
+
+        pyqtgraph defers moving a view's contents after a range change to the start of the
+        paint; doing so inside the paint asks for a second paint of the changed items. Settling
+        right after the curves are set keeps it to one paint per redraw.
+        """
+        self.scene().prepareForPaint()
+        self._fresh = True
+
+    def paintEvent(self, ev) -> None:  # noqa: N802 - Qt naming
+        self.paints += 1
+        if self._fresh:
+            self.frames += 1
+            self._fresh = False
+        super().paintEvent(ev)

@@ -1,0 +1,160 @@
+"""The live window, rendered offscreen: the table fills as the stream plays, markers reach the
+episode log, pausing freezes the picture but never the detection."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest  # noqa: E402
+
+pytest.importorskip("pytestqt")
+
+from pyqtgraph.Qt import QtCore  # noqa: E402
+
+from emgspasm.config import profile  # noqa: E402
+from emgspasm.io import read_recording  # noqa: E402
+from emgspasm.live.log import MARKER, LiveEpisodeLog  # noqa: E402
+from emgspasm.live.sources import ReplaySource  # noqa: E402
+from emgspasm.live.table import EpisodeTableModel  # noqa: E402
+from emgspasm.live.window import LiveWindow, configure_pyqtgraph  # noqa: E402
+from emgspasm.live.worker import LiveWorker  # noqa: E402
+from emgspasm.sinks.episode_log import read_episode_log  # noqa: E402
+from emgspasm.sources.simulator import simulate  # noqa: E402
+
+from .conftest import REPO  # noqa: E402
+
+
+@pytest.fixture
+def live(qtbot, tmp_path):
+    """Make a window on a worker replaying ``rec`` at ``speed`` with a log in tmp_path."""
+    configure_pyqtgraph()
+
+    def make(rec, speed: float = 0.0, window_s: float = 10.0) -> LiveWindow:
+        source = ReplaySource("sample", speed, reader=rec)
+        log = LiveEpisodeLog(tmp_path / "episodes.csv")
+        worker = LiveWorker(source, profile("night"), [log], name="sample")
+        window = LiveWindow(worker, window_s)
+        qtbot.addWidget(window)
+        window.resize(1100, 650)
+        window.show()
+        worker.start()
+        return window
+
+    return make
+
+
+def _texts(model: EpisodeTableModel, row: int) -> list[str]:
+    return [model.text(model.rows[row], c) for c in range(model.columnCount())]
+
+
+def test_table_fills_live_with_an_open_spasm_that_becomes_final(live, qtbot):
+    rec = read_recording(REPO / "recordings" / "night_10min_2k.bdf")
+    rec.samples = rec.samples[: 90 * 2000]  # the first cramp: EMG1, 24.0 s to 82.4 s
+    window = live(rec, speed=40.0)
+    model = window.model
+
+    def open_row() -> int | None:
+        for i, r in enumerate(model.rows):
+            if r.kind == "spasm" and r.provisional:
+                return i
+        return None
+
+    qtbot.waitUntil(lambda: open_row() is not None, timeout=20000)
+    i = open_row()
+    texts = _texts(model, i)
+    assert texts[1:3] == ["EMG1", "spasm (open)"] and texts[0] == "24.00"
+    assert model.count("fasciculation") >= 5  # the ones before the cramp are in already
+    assert window.n_spasms + len(window.ongoing) == 1
+
+    qtbot.waitUntil(lambda: window.finished, timeout=20000)
+    window.tick()
+    final = model.rows[i]
+    assert final.kind == "spasm" and not final.provisional  # the same row, now final
+    assert final.duration_s == pytest.approx(58.4, abs=0.3)
+    texts = _texts(model, i)
+    assert texts[2] == "spasm" and float(texts[5]) > 10  # tens of times the resting level
+    spasms = [r for r in model.rows if r.kind == "spasm"]
+    assert len(spasms) == 1
+    expected = [e for e in window.worker.episodes]
+    assert len(model.rows) == len(expected)
+    assert "spasms</b> 1" in window.counts.text() and "/h" in window.counts.text()
+
+
+def test_markers_from_buttons_hot_keys_and_notes_reach_the_episode_log(live, qtbot, tmp_path):
+    rec = simulate("quiet", 30.0, fs=1000.0, seed=2, channels=2)
+    window = live(rec, speed=5.0)
+    qtbot.waitUntil(lambda: window.samples_received > 2000, timeout=20000)
+
+    with qtbot.waitSignal(window.marker_added, timeout=2000) as made:
+        qtbot.mouseClick(window.marker_buttons["stretching"], QtCore.Qt.MouseButton.LeftButton)
+    assert made.args[0].description == "stretching"
+
+    window.activateWindow()
+    window.plots.setFocus()
+    qtbot.keyClick(window.plots, QtCore.Qt.Key.Key_V)  # hot key: voluntary
+    qtbot.keyClick(window.plots, QtCore.Qt.Key.Key_N)  # hot key: the note field
+    assert window.note_edit.hasFocus()
+    qtbot.keyClicks(window.note_edit, "calf tight")
+    qtbot.keyClick(window.note_edit, QtCore.Qt.Key.Key_Return)
+    assert window.note_edit.text() == ""
+    assert [m.description for m in window.markers] == ["stretching", "voluntary", "calf tight"]
+    assert [r.kind for r in window.model.rows].count(MARKER) == 3
+
+    window.close()  # stops the worker and closes the log
+    rows = [r for r in read_episode_log(tmp_path / "episodes.csv") if r["kind"] == MARKER]
+    assert [r["label"] for r in rows] == ["stretching", "voluntary", "calf tight"]
+    times = [r["onset_s"] for r in rows]
+    assert times == sorted(times) and 1.0 < times[0] <= 30.0
+    assert all(r["channel"] == "" and float(r["duration_s"]) == 0.0 for r in rows)
+
+
+def test_pause_freezes_the_picture_while_detection_goes_on(live, qtbot):
+    rec = simulate("fasciculation", 30.0, fs=1000.0, seed=1, channels=2)
+    window = live(rec, speed=5.0)
+    qtbot.waitUntil(lambda: window.redraws > 3, timeout=20000)
+    window.pause_button.click()
+    assert window.paused and window.status_panel.paused.isVisibleTo(window)
+    redraws, samples = window.redraws, window.samples_received
+    qtbot.waitUntil(lambda: window.samples_received > samples + 2000, timeout=20000)
+    assert window.redraws == redraws  # nothing redrawn...
+    assert window.worker.samples_in >= window.samples_received  # ...but everything taken
+    window.pause_button.click()
+    qtbot.waitUntil(lambda: window.redraws > redraws, timeout=5000)
+
+
+def test_window_scale_and_channel_controls(live, qtbot):
+    rec = simulate("quiet", 20.0, fs=1000.0, seed=3, channels=3)
+    window = live(rec, speed=5.0, window_s=10.0)
+    qtbot.waitUntil(lambda: len(window.plots.strips) == 3 and window.redraws > 2, timeout=20000)
+    window.window_spin.setValue(5)
+    assert window.window_s == 5.0
+    window.set_window(120)
+    assert window.window_s == 60.0 and window.window_spin.value() == 60
+
+    window.set_scale(50.0)
+    assert window.scale_combo.currentIndex() == 1
+    assert all(s.trace_range == (-50.0, 50.0) for s in window.plots.strips)
+    window.set_scale(None)
+    assert window.scale_combo.currentIndex() == 0
+
+    strips = window.plots.strips
+    window.channel_actions[2].setChecked(False)
+    assert not strips[2].visible and strips[1].env_plot.getAxis("bottom").isVisible()
+    window.set_channel_visible(0, False)
+    window.set_channel_visible(1, False)  # the last one shown stays
+    assert strips[1].visible and not strips[0].visible
+    assert window.channel_actions[1].isChecked()
+
+
+def test_guard_keeps_none_alive_where_qt_leaks_references(qapp):
+    import sys
+
+    from emgspasm.live import qtfix
+
+    if not qtfix.leaks_singletons():
+        pytest.skip("this PySide6 does not lose references to None")
+    assert qtfix.guard_none_refcount()
+    for obj in (None, True, False):
+        assert sys.getrefcount(obj) > 2**40

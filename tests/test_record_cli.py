@@ -1,0 +1,119 @@
+"""``emgspasm record`` from the command line: a virtual bridge at 20x real time, Ctrl-C, and
+options refused in one line before anything connects."""
+
+from __future__ import annotations
+
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pyedflib
+import pytest
+
+from emgspasm.cli import main
+from emgspasm.sources.ble.virtual import SampleFeed
+
+COMMAND = [sys.executable, "-m", "emgspasm.cli", "record"]
+
+
+def test_record_a_virtual_bridge_at_20x_from_the_command_line(tmp_path: Path) -> None:
+    out, log = tmp_path / "night.bdf", tmp_path / "night.csv"
+    cmd = [
+        *COMMAND, "--device", "virtual:bridge", "--simulate", "night", "--duration", "20",
+        "--speed", "20", "--out", str(out), "--episodes", str(log),
+    ]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == (
+        "night.bdf: 20.0 s, 2 channel(s) at 1000 Hz (uV) from virtual bridge (simulated night, 20x)"
+    )
+    assert "20000 received, 0 lost (0.00 %) in 0 gap(s)" in lines[1]
+    assert lines[-1].endswith("(duration reached)")
+    assert "streaming from emgspasm-bridge" in done.stderr
+
+    for path in (out, log):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    with pyedflib.EdfReader(str(out)) as edf:
+        assert edf.getSignalLabels() == ["EMG1", "EMG2"]
+        data = np.stack([edf.readSignal(c) for c in range(2)], axis=1)[:20000]
+        texts = list(edf.readAnnotations()[2])
+        step = (edf.getPhysicalMaximum(0) - edf.getPhysicalMinimum(0)) / (2**24 - 1)
+    assert texts[0] == "connected emgspasm-bridge F0:B7:1D:6E:00:01 (emgspasm-bridge)"
+    assert "recording stopped (duration reached)" in texts and texts[-1] == "recording end"
+    # what the simulator made, within half a code of the bridge's 12-bit ADC, whose range the
+    # file's physical range is (4096 codes of nv_per_count / 1000 µV)
+    lsb = step * (2**24 - 1) / 4095
+    assert lsb == pytest.approx(4.029, rel=1e-5)
+    truth = SampleFeed.simulated("night", 20.0, fs=1000.0, channels=2).recording.samples
+    assert np.abs(data - truth).max() <= lsb / 2 + step
+    spasms = [t for t in texts if t.startswith("detected spasm@")]
+    assert len(spasms) == 1 == log.read_text().count("\nspasm,")
+
+
+def test_ctrl_c_ends_a_recording_cleanly(tmp_path: Path) -> None:
+    out = tmp_path / "stopped.bdf"
+    cmd = [*COMMAND, "--device", "virtual:bridge", "--simulate", "quiet", "--out", str(out)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # until two whole seconds are in the file
+            if out.exists() and out.stat().st_size > 256 and int(out.read_bytes()[236:244]) >= 2:
+                break
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, stderr
+    assert stdout.splitlines()[-1].endswith("(stopped by the user)")
+    with pyedflib.EdfReader(str(out)) as edf:
+        seconds = edf.getNSamples()[0] / 1000.0
+        onsets, _, texts = edf.readAnnotations()
+    assert seconds >= 2.0
+    assert list(texts[-2:]) == ["recording stopped (stopped by the user)", "recording end"]
+    assert onsets[-1] <= seconds
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--device", "F0:00:00:00:00:01", "--drop", "0.1"], "--drop: only for a virtual sensor"),
+        (["--device", "virtual:toaster"], "unknown virtual sensor 'virtual:toaster'"),
+        (["--simulate", "night", "--drop", "2"], "--drop is a fraction"),
+        (["--simulate", "night", "--speed", "-1"], "--speed must be 0"),
+        ([], "give --device ADDRESS|NAME"),
+    ],
+)
+def test_bad_options_are_one_line_and_exit_3(
+    options: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["record", *options, "--out", str(tmp_path / "x.bdf")]) == 3
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err
+    assert not (tmp_path / "x.bdf").exists()
+
+
+def test_an_output_folder_that_does_not_exist_is_refused_before_connecting(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "missing" / "x.bdf"
+    code = main(["record", "--device", "F0:00:00:00:00:01", "--out", str(out)])
+    assert code == 2 and "does not exist" in capsys.readouterr().err
+
+
+def test_help_lists_the_command() -> None:
+    done = subprocess.run(
+        [*COMMAND, "--help"], capture_output=True, text=True, timeout=60, env=os.environ
+    )
+    assert done.returncode == 0
+    for option in ("--device", "--replay", "--simulate", "--disconnect-at", "--episodes"):
+        assert option in done.stdout
