@@ -197,3 +197,27 @@ def test_qrs_shaped_crosstalk_near_the_threshold_is_not_a_fasciculation():
         t += rng.uniform(0.6, 1.4)
     _, eps = run(x.astype(np.float32)[:, None], fs)
     assert [e for e in eps if e.kind == "fasciculation"] == []
+
+
+@pytest.mark.parametrize("every, length", [(1000, 20), (201, 1)])
+def test_short_gaps_do_not_chop_a_spasm(every, length):
+    """A lossy link (a packet lost every second) or a sensor that skips one sample in 201."""
+    fs = 1000.0
+    x = rest_with_events(fs=fs, fasciculations=())
+    gaps = [(i, length) for i in range(3500, x.shape[0] - 2000, every)]
+    _, eps = run(x, fs, gaps=gaps)
+    spasms = [e for e in eps if e.kind == "spasm"]
+    assert len(spasms) == 1, spasms
+    assert abs(spasms[0].onset_s - 8.0) < 0.05 and abs(spasms[0].offset_s - 20.0) < 0.25
+    assert any(q.startswith("spans gaps") for q in spasms[0].quality)
+    for e in eps:  # nothing starts inside lost samples
+        assert not any(g <= e.onset < g + n for g, n in gaps), e
+
+
+def test_a_coarse_converter_at_rest_gives_nothing():
+    """A quiet channel of a 12-bit sensor barely moves between codes: no twitch, no spasm."""
+    fs, rng = 1000.0, np.random.default_rng(4)
+    step = 4.03
+    x = np.round(rng.normal(0.0, 0.8, int(60 * fs)) / step) * step
+    _, eps = run(x.astype(np.float32)[:, None], fs)
+    assert eps == []

@@ -208,10 +208,16 @@ def test_loss_and_a_drop_are_gaps_at_their_index_and_nothing_moves(tmp_path: Pat
     assert np.abs(data[delivered] - expected[delivered]).max() <= step
     assert np.abs(data[~delivered]).max() <= step  # lost samples: zeros under the gap mark
 
-    # no episode claims lost samples, and none appears at the drop: around it the episodes are
-    # those of the same stream recorded over a perfect link
+    # no episode starts or ends in lost samples, none is carried across the drop, and one carried
+    # across short losses says so; around the drop the episodes are those of the same stream
+    # recorded over a perfect link
+    drop = Gap(last_before, resumed_at - last_before)
     for episode in summary.episodes:
-        assert not any(overlaps(episode, g.start, g.stop) for g in expected_gaps), episode
+        assert not overlaps(episode, drop.start, drop.stop), episode
+        crossed = [g for g in expected_gaps if overlaps(episode, g.start, g.stop)]
+        assert not any(g.start <= episode.onset < g.stop for g in crossed), episode
+        if crossed:
+            assert any(note.startswith("spans gaps") for note in episode.quality), episode
     clean = record(night(), tmp_path / "clean.bdf", duration_s=60.0)
     assert clean.samples_lost == 0
     near = (last_before - 1000, resumed_at + 1000)
@@ -219,7 +225,12 @@ def test_loss_and_a_drop_are_gaps_at_their_index_and_nothing_moves(tmp_path: Pat
     def around(episodes: list[Episode]) -> list[tuple[str, int, int]]:
         return [(e.kind, e.onset, e.offset) for e in episodes if overlaps(e, *near)]
 
-    assert around(summary.episodes) == around(clean.episodes) != []
+    # Spasms are the same; a fasciculation next to a lost packet cannot be vouched for, so the
+    # lossy link may report fewer of them, never others.
+    lossy, perfect = around(summary.episodes), around(clean.episodes)
+    assert [e for e in lossy if e[0] == "spasm"] == [e for e in perfect if e[0] == "spasm"]
+    assert set(lossy) <= set(perfect)
+    assert perfect != []
 
 
 def test_a_source_that_gives_up_leaves_finished_files_and_its_error(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import signal
 
 from ..config import DetectorConfig
 from ..dsp.design import band_edges, bandpass_sos, detect_mains, mains_sos
@@ -22,6 +23,10 @@ from ..errors import ConfigError
 from ..frames import Episode, Frame
 from . import kernel as K
 from .potentials import HeartbeatRule, Potential, PotentialSorter
+
+TINY_GAP_S = 0.002
+"""Gaps up to this long (a sample or two, such as a sensor's periodic skipped sample) do not
+restart the filters."""
 
 BLOCK = 8192
 """Samples the kernel handles per call: the block stays in cache between filter and detection."""
@@ -251,8 +256,9 @@ class Detector:
             raise ConfigError(f"sample rate {frame.fs} Hz is outside what the detector supports")
         self.fs = float(frame.fs)
         self.channels = tuple(frame.channels)
-        cfg = self.config
-        self._probe_len = int(round(self.fs)) if cfg.mains == "auto" else 1
+        # The first second decides the mains frequency (if asked) and the recording's
+        # quantisation step; nothing is detected in it anyway while the resting level is learnt.
+        self._probe_len = int(round(self.fs))
         self._next = frame.start
 
     def _probe_has_gap(self) -> bool:
@@ -262,13 +268,13 @@ class Detector:
         """Design the filters (deciding the mains frequency if asked) and run the held frames."""
         cfg, fs = self.config, self.fs
         assert fs is not None
+        contiguous = [self._probe[0]]
+        for f in self._probe[1:]:
+            if f.gap_before:
+                break
+            contiguous.append(f)
+        data = np.concatenate([f.samples for f in contiguous])[: self._probe_len]
         if cfg.mains == "auto":
-            contiguous = [self._probe[0]]
-            for f in self._probe[1:]:
-                if f.gap_before:
-                    break
-                contiguous.append(f)
-            data = np.concatenate([f.samples for f in contiguous])[: self._probe_len]
             self.mains_hz = detect_mains(data, fs)
         elif cfg.mains == "off":
             self.mains_hz = None
@@ -284,8 +290,11 @@ class Detector:
         nch = len(self.channels)
         self._win = max(2, int(round(cfg.envelope_window_s * fs)))
         self._flat_min = int(round(cfg.flat_min_s * fs))
+        self._tiny_gap = max(1, int(round(TINY_GAP_S * fs)))
+        self._bridge_gap = int(round(cfg.max_dropout_s * fs))
         self._prm = kernel_params(cfg, fs, self._win)
         self._sf = np.zeros((nch, K.N_SF))
+        self._sf[:, K.SF_FLOOR_P], self._sf[:, K.SF_FLOOR_B2] = quantisation_floors(data, sos)
         self._si = np.zeros((nch, K.N_SI), dtype=np.int64)
         self._si[:, [K.SI_FLAT_START, K.SI_RUN_START, K.SI_POT_AT]] = -1
         max_width = int(self._prm[K.P_MAX_WIDTH])
@@ -313,8 +322,10 @@ class Detector:
             out += self._run(f, prev.stop)
         return out
 
-    def _restart(self, frame: Frame, startup: bool) -> None:
-        """(Re)start the filters at ``frame``: steady state for its first value, envelope empty."""
+    def _restart(self, frame: Frame, startup: bool, keep_bursts: bool = False) -> None:
+        """(Re)start the filters at ``frame``: steady state for its first value, envelope empty.
+
+        With ``keep_bursts`` a burst under way stays open across the restart."""
         self._z1, self._z2 = sos_state(self._sos64, frame.samples[0])
         self._ring[:] = 0.0
         self._sf[:, K.SF_MSUM] = 0.0
@@ -324,9 +335,14 @@ class Detector:
         settle = self._win + int(round(0.1 * fs))
         learn = int(round(self.config.baseline_startup_s * fs)) if startup else 0
         self._si[:, K.SI_FILLED_AT] = frame.start + settle
-        self._si[:, K.SI_WARM_UNTIL] = frame.start + max(settle, learn)
-        self._si[:, K.SI_LAST_LOW] = frame.start
-        self._si[:, K.SI_STATE] = K.REST
+        # A gap during the opening second does not cut the learning of the resting level short.
+        still_learning = 0 if startup else int(self._si[:, K.SI_WARM_UNTIL].max())
+        self._si[:, K.SI_WARM_UNTIL] = max(frame.start + max(settle, learn), still_learning)
+        resting = self._si[:, K.SI_STATE] == K.REST
+        if not keep_bursts:
+            resting[:] = True
+            self._si[:, K.SI_STATE] = K.REST
+        self._si[resting, K.SI_LAST_LOW] = frame.start
         self._si[:, [K.SI_RUN_START, K.SI_POT_AT]] = -1
         self._si[:, K.SI_RUN_LONG] = 0
 
@@ -476,24 +492,41 @@ class Detector:
             found.append((b0, c0, ev_n.copy(), rows_i, ev_f[:, :k].copy()))
 
     def _gap(self, expected: int, frame: Frame) -> list[tuple[int, int, Episode]]:
-        """Samples were lost before ``frame``: close what was open, restart the filters."""
+        """Samples were lost before ``frame``.
+
+        A gap of a sample or two (a packet's worth at most) leaves filters and bursts as they
+        are: only the sample index jumps. A gap no longer than the relaxation a spasm may hold
+        restarts the filters but keeps the bursts under way, so a lossy link does not chop a
+        cramp into pieces. A longer one ends what was open. Potentials near any gap are not
+        vouched for.
+        """
         lost_from = expected
         lost = frame.start - expected
         self.gap_samples += lost
+        bridged = lost <= self._bridge_gap
         out: list[tuple[int, int, Episode]] = []
         for c, ch in enumerate(self.channels):
             self.quality.append(QualitySegment("gap", ch, lost_from, frame.start))
-            if c in self._ongoing:
+            if c in self._ongoing and not bridged:
                 ep = self._ongoing.pop(c)
                 last_active = int(self._si[c, K.SI_LAST_ACTIVE])
                 out.append(
                     (frame.start, c, self._final_spasm(ep, last_active + 1, ("ended by gap",)))
                 )
-            # Rest cannot be vouched for across lost samples.
             self._sorters[c].busy_until(lost_from)
             self._sorters[c].mark_busy(lost_from, frame.start)
-        self._restart(frame, startup=False)
+        if lost > self._tiny_gap:
+            self._restart(frame, startup=False, keep_bursts=bridged)
         return out
+
+    def _gap_notes(self, channel: str, onset: int, offset: int) -> tuple[str, ...]:
+        """A note for an episode that spans samples lost in a gap it was carried across."""
+        lost = sum(
+            min(q.stop, offset) - max(q.start, onset)
+            for q in self.quality
+            if q.kind == "gap" and q.channel == channel and q.start < offset and q.stop > onset
+        )
+        return (f"spans gaps ({lost} samples lost)",) if lost > 0 else ()
 
     def _events(self) -> list[tuple[int, int, Episode]]:
         out: list[tuple[int, int, Episode]] = []
@@ -526,6 +559,9 @@ class Detector:
                 span = max(1, int(row[K.EI_OFFSET] - row[K.EI_ONSET]))
                 if row[K.EI_CLIPPED]:
                     notes = (f"clipped {100.0 * row[K.EI_CLIPPED] / span:.1f}%",)
+                if kind == K.EV_SPASM_END:
+                    onset, offset = int(row[K.EI_ONSET]), int(row[K.EI_OFFSET])
+                    notes += self._gap_notes(self.channels[c], onset, offset)
                 ep = Episode(
                     "spasm",
                     self.channels[c],
@@ -546,11 +582,13 @@ class Detector:
         return out
 
     def _final_spasm(self, ep: Episode, offset: int, notes: tuple[str, ...]) -> Episode:
+        offset = max(offset, ep.onset + 1)
+        notes = self._gap_notes(ep.channel, ep.onset, offset) + notes
         return Episode(
             ep.kind,
             ep.channel,
             ep.onset,
-            max(offset, ep.onset + 1),
+            offset,
             ep.detected,
             ep.fs,
             ep.peak,
@@ -610,3 +648,28 @@ def kernel_params(cfg: DetectorConfig, fs: float, win: int) -> np.ndarray:
     prm[K.P_FLAT_MIN] = round(cfg.flat_min_s * fs)
     prm[K.P_CLIP] = cfg.clip_level or 0.0
     return prm
+
+
+def quantisation_floors(samples: np.ndarray, sos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The lowest resting levels the kernel may learn, per channel: those of the recording's own
+    quantisation noise (step²/12, white) after the filters, for the signal and for its
+    sample-to-sample change.
+
+    A channel of a coarse converter that barely moves between codes would otherwise learn a
+    resting level of zero, and every single code step would look enormous. The step is the
+    smallest change between consecutive samples; for finely quantised data it is tiny and the
+    floor never matters.
+    """
+    x = np.asarray(samples, dtype=np.float64)
+    if x.shape[0] < 2:
+        zero = np.zeros(x.shape[1])
+        return zero, zero
+    steps = np.abs(np.diff(x, axis=0))
+    steps[steps == 0.0] = np.inf
+    q = steps.min(axis=0)
+    q[~np.isfinite(q)] = 0.0
+    impulse = np.zeros(4096)
+    impulse[0] = 1.0
+    h = signal.sosfilt(sos, impulse)
+    noise = q**2 / 12.0
+    return K.MEDIAN_CHI2 * noise * float(np.sum(h**2)), noise * float(np.sum(np.diff(h) ** 2))

@@ -68,8 +68,10 @@ N_PARAMS = 17
     SF_POT_PEAK,
     SF_PREV_Y,
     SF_REST_P,
-) = range(10)
-N_SF = 10
+    SF_FLOOR_P,
+    SF_FLOOR_B2,
+) = range(12)
+N_SF = 12
 # Per-channel integer state.
 (
     SI_POS,
@@ -224,6 +226,8 @@ def detect_block(
         prev_y = sf[c, SF_PREV_Y]
         rest_p = sf[c, SF_REST_P]
         flat_start = si[c, SI_FLAT_START]
+        floor_p = sf[c, SF_FLOOR_P]
+        floor_b2 = sf[c, SF_FLOOR_B2]
         for t in range(n):
             g = g0 + t
             v = np.float64(y[t, c])
@@ -268,13 +272,13 @@ def detect_block(
                                 j += rlen
                             first_e[k] = rc[j]
                             first_p[k] = rp[j]
-                        b2 = np.median(first_e) / MEDIAN_CHI2
-                        rest_p = np.median(first_p)
+                        b2 = max(np.median(first_e) / MEDIAN_CHI2, floor_b2)
+                        rest_p = max(np.median(first_p), floor_p)
                         if b2 <= 0.0:
                             b2 = ms
                     else:
-                        b2 = _follow(b2, ms, eta_fast)
-                        rest_p = _follow(rest_p, p, eta_fast)
+                        b2 = max(_follow(b2, ms, eta_fast), floor_b2)
+                        rest_p = max(_follow(rest_p, p, eta_fast), floor_p)
                 last_low = g
                 low_sumsq = 0.0
                 low_peak = 0.0
@@ -362,7 +366,11 @@ def detect_block(
                     if g - warm_until < settle:
                         eta = eta_fast / (1.0 + (g - warm_until) * eta_fast)
                     b2 = _follow(b2, ms, eta)
+                    if b2 < floor_b2:
+                        b2 = floor_b2
                     rest_p = _follow(rest_p, p, eta)
+                    if rest_p < floor_p:
+                        rest_p = floor_p
                 if ms > on2 * b2:
                     # A burst starts: it is dated from the last moment of rest.
                     state = CANDIDATE
