@@ -68,6 +68,7 @@ class EpisodeLogWriter:
             raise RecordingError(f"episode log format must be csv or jsonl, not {self.fmt!r}")
         try:
             fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.fchmod(fd, 0o600)  # health data: owner-only even when the file existed before
         except OSError as exc:
             raise RecordingError(f"cannot write episode log {self.path}: {exc.strerror}") from exc
         self._fh: IO[str] = os.fdopen(fd, "w", newline="")
