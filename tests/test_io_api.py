@@ -12,7 +12,7 @@ from emgspasm.io import FORMATS, describe, detect_format, open_recording, read_r
 
 
 def test_formats() -> None:
-    assert FORMATS == ("edf", "csv", "opensignals", "myo", "timevalue")
+    assert FORMATS == ("edf", "csv", "opensignals", "myo", "timevalue", "xdf")
 
 
 @pytest.mark.parametrize(
@@ -76,8 +76,8 @@ def test_detect_missing_file(tmp_path: Path) -> None:
 
 def test_open_recording_arguments(shared_data: Path, tmp_path: Path) -> None:
     path = shared_data / "biosppy" / "emg_1.txt"
-    with pytest.raises(RecordingError, match="unknown format 'xdf'"):
-        open_recording(path, "xdf")
+    with pytest.raises(RecordingError, match="unknown format 'gdf'"):
+        open_recording(path, "gdf")
     assert open_recording(path, "OpenSignals").header.fs == 1000.0
     bdf = tmp_path / "x.bdf"
     write_bdf(Recording(np.zeros((10, 1)), 100.0, ("EMG",), ("uV",)), bdf)

@@ -12,6 +12,7 @@ Formats (:data:`FORMATS`):
 ``opensignals``  OpenSignals/BITalino text exports
 ``myo``          Myo armband CSV (8 channels and a cue label)
 ``timevalue``    two columns ``time value`` (PhysioNet EMG examples)
+``xdf``          XDF files of Lab Streaming Layer streams (LabRecorder), read with pyxdf
 
 A text file with corrupt lines is refused with one message naming them, unless
 ``skip_bad_lines`` is set: then the lost samples are marked as gaps (NaN in a Recording, absent
@@ -36,6 +37,7 @@ from .edf import EdfReader
 from .myo import read_myo
 from .opensignals import read_opensignals
 from .timevalue import read_timevalue
+from .xdf import read_xdf
 
 __all__ = [
     "FORMATS",
@@ -56,6 +58,7 @@ _TEXT_READERS: dict[str, Callable[..., Recording]] = {
     "opensignals": read_opensignals,
     "myo": read_myo,
     "timevalue": read_timevalue,
+    "xdf": read_xdf,
 }
 
 

@@ -12,13 +12,14 @@ from ._text import INTEGER, NUMBER, row_pattern
 from .csvtable import header_separator, is_number
 from .opensignals import is_opensignals
 
-FORMATS: tuple[str, ...] = ("edf", "csv", "opensignals", "myo", "timevalue")
+FORMATS: tuple[str, ...] = ("edf", "csv", "opensignals", "myo", "timevalue", "xdf")
 """Format names accepted by ``open_recording(format=...)``; "edf" covers EDF, EDF+, BDF, BDF+."""
 
 SNIFF_BYTES = 65536
 SNIFF_LINES = 20
 _EDF_SUFFIXES = {".edf", ".bdf", ".rec"}
 _CSV_SUFFIXES = {".csv", ".tsv"}
+_XDF_SUFFIXES = {".xdf", ".xdfz"}
 _MYO_ROW = row_pattern(9, b",", INTEGER)
 _TIMEVALUE_ROW = row_pattern(2, None, NUMBER)
 
@@ -36,14 +37,17 @@ def _cells(line: bytes, separator: bytes) -> int:
 def detect_format(path: str | os.PathLike[str]) -> str:
     """The format of a recording: one of :data:`FORMATS`.
 
-    ``.edf``/``.bdf`` files (or files starting like one) are "edf"; text files are recognised
-    by their first lines: an OpenSignals header, rows of nine comma-separated integers (Myo), two
-    whitespace-separated numbers per row (time/value), or a header row of column names (CSV).
+    ``.edf``/``.bdf`` files (or files starting like one) are "edf", ``.xdf`` files (or files
+    starting with ``XDF:``) are "xdf"; text files are recognised by their first lines: an
+    OpenSignals header, rows of nine comma-separated integers (Myo), two whitespace-separated
+    numbers per row (time/value), or a header row of column names (CSV).
     Raises RecordingError when the format cannot be told, asking for ``--format``.
     """
     name = display_name(path)
     if Path(path).suffix.lower() in _EDF_SUFFIXES:
         return "edf"
+    if Path(path).suffix.lower() in _XDF_SUFFIXES:
+        return "xdf"
     try:
         with open(path, "rb") as handle:
             head = handle.read(SNIFF_BYTES)
@@ -53,6 +57,8 @@ def detect_format(path: str | os.PathLike[str]) -> str:
         raise RecordingError(f"{name}: cannot be read ({exc.strerror or exc})") from None
     if head.startswith((b"0       ", b"\xffBIOSEMI")):
         return "edf"
+    if head.startswith(b"XDF:"):
+        return "xdf"
     head = head.removeprefix(b"\xef\xbb\xbf")
     lines = head.split(b"\n")
     if len(head) == SNIFF_BYTES:
