@@ -166,6 +166,7 @@ def cmd_record(args: argparse.Namespace) -> int:
         episodes=args.episodes,
         duration_s=args.duration,
         on_event=lambda line: print(line, file=sys.stderr, flush=True),
+        lsl=args.lsl,
     )
     print("\n".join(summary.lines()))
     if summary.error is not None:
@@ -209,10 +210,19 @@ def cmd_live(args: argparse.Namespace) -> int:
         duration_s=args.duration,
         screenshot=args.screenshot,
         log=args.log,
+        lsl=args.lsl,
     )
     if args.screenshot:
         print(f"screenshot written to {args.screenshot}")
     return rc
+
+
+def cmd_repair(args: argparse.Namespace) -> int:
+    from .io.repair import repair
+
+    report = repair(args.file, args.out)
+    print("\n".join(report.lines()))
+    return 0
 
 
 def _progress(n_samples: int, duration_s: float, quiet: bool):
@@ -388,8 +398,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sp.add_argument("--out", required=True, help="output BDF+ file")
     sp.add_argument("--episodes", metavar="LOG", help="episode log (.csv or .jsonl)")
+    sp.add_argument(
+        "--lsl",
+        action="store_true",
+        help="also publish samples and episodes as Lab Streaming Layer streams (off: no network)",
+    )
     detecting(sp)
     sp.set_defaults(func=cmd_record)
+
+    sp = sub.add_parser(
+        "repair",
+        help="make a damaged EDF/BDF file readable again (wrong record count, cut short, "
+        "trailing bytes)",
+        description="Keep the whole data records a damaged EDF/BDF file holds and fix its header "
+        "to count them: a record cut short or bytes after the last record are dropped (and "
+        "reported), nothing is filled in. EDF+/BDF+ records are checked by their time stamps.",
+        epilog="exit codes: 0 repaired or nothing to repair; 2 the file cannot be repaired",
+    )
+    sp.add_argument("file", help="the damaged recording")
+    sp.add_argument(
+        "--out", metavar="FIXED", help="write the repaired copy here (default: repair in place)"
+    )
+    sp.set_defaults(func=cmd_repair)
 
     sp = sub.add_parser("evaluate", help="score detections against ground truth")
     sp.add_argument(
@@ -429,6 +459,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sp.add_argument(
         "--screenshot", metavar="PNG", help="save a picture of the window at the end (--duration)"
+    )
+    sp.add_argument(
+        "--lsl",
+        action="store_true",
+        help="also publish samples and episodes as Lab Streaming Layer streams (off: no network)",
     )
     detecting(sp)
     sp.set_defaults(func=cmd_live)

@@ -30,6 +30,15 @@ Where things sit in the file:
   stop and ``reconnected after X s, N samples lost`` where they resume; ``recording stopped
   (reason)`` at the end;
 - each episode as ``detected <kind>@<channel>`` over its span, as soon as it is final.
+
+Before anything connects, the outputs are checked: their folder must exist and take a new file,
+and its free space must hold the recording (its size estimated from the sensor's layout and
+``duration_s``, or a night of :data:`NIGHT_S` without one; for a real device, whose layout is
+only known once connected, from :data:`DEVICE_ESTIMATE`, and checked again exactly at the first
+sample). The files are written so that a crash or a power cut loses at most about the last
+second (see :mod:`emgspasm.sinks.recorder`). With ``lsl`` the samples and episodes are also
+published as Lab Streaming Layer streams (:class:`~emgspasm.sinks.lsl.LslOutlet`); without it
+nothing listens on the network.
 """
 
 from __future__ import annotations
@@ -37,7 +46,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import os
+import shutil
 import signal
+import tempfile
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
@@ -50,11 +62,12 @@ import numpy as np
 from .config import DetectorConfig
 from .detect import Detector
 from .errors import ConfigError, EmgSpasmError, RecordingError
-from .frames import Episode, Frame, Gap
+from .frames import Annotation, Episode, Frame, Gap
 from .recording import COUNTS
 from .sinks.recorder import Recorder
 
 if TYPE_CHECKING:
+    from .sinks.lsl import LslOutlet
     from .sources.ble.client import BleSource, ConnectOptions, Resumption
     from .sources.ble.link_status import LinkStats
     from .sources.ble.profiles import DeviceProfile
@@ -67,6 +80,12 @@ SIMULATED_S = 600.0
 SIMULATION_DEFAULTS = {"bridge": (1000.0, 2), "myo": (200.0, 8), "ganglion": (200.0, 4)}
 """Sample rate and channels of a simulated feed, per virtual sensor (the devices' own)."""
 POLL_S = 0.05
+NIGHT_S = 10 * 3600.0
+"""Length assumed for a recording without ``duration_s`` when checking the free disk space."""
+DEVICE_ESTIMATE = (2000.0, 2)
+"""Sample rate and channels assumed for a real device before it is connected: the bridge at its
+highest rate (2000 Hz), which streams more than the Myo (8 x 200 Hz) or the Ganglion (4 x 200
+Hz)."""
 
 
 @dataclass(frozen=True)
@@ -342,16 +361,118 @@ async def open_sensor(
 
 
 def _check_outputs(out: Path, episodes: Path | None) -> None:
-    """Refuse outputs that cannot be written before connecting to anything."""
+    """Refuse outputs that cannot be written before connecting to anything (RecordingError).
+
+    Writing is tried rather than guessed from permission bits (which say nothing about a
+    read-only file system, or about what the administrator may do): an existing file is opened
+    for writing without being changed, a new one is tried as a temporary file beside it.
+    """
     for path in (out, episodes):
         if path is None:
             continue
+        if path.parent.exists() and not path.parent.is_dir():
+            raise RecordingError(f"{path}: {path.parent} is not a folder")
         if not path.parent.is_dir():
             raise RecordingError(f"{path}: its folder {path.parent} does not exist")
         if path.is_dir():
             raise RecordingError(f"{path} is a folder")
+        try:
+            if path.exists():
+                os.close(os.open(path, os.O_WRONLY))
+            else:
+                fd, probe = tempfile.mkstemp(prefix=".emgspasm-", dir=path.parent)
+                os.close(fd)
+                os.unlink(probe)
+        except OSError as exc:
+            raise RecordingError(f"{path}: cannot be written ({exc.strerror or exc})") from None
     if episodes is not None and out.resolve() == episodes.resolve():
         raise RecordingError("the recording and the episode log must be different files")
+
+
+def bdf_size(fs: float, channels: int, duration_s: float) -> int:
+    """Bytes of a BDF+ file as :class:`~emgspasm.sinks.recorder.Recorder` writes it: the
+    header, then ``channels x fs x 3`` bytes per second in whole data records, each with its
+    annotation space."""
+    from .io.bdf_writer import ANNOTATION_SAMPLES, record_layout
+
+    per_record, record_s = record_layout(fs)
+    records = max(1, math.ceil(duration_s / float(record_s)))
+    return 256 * (channels + 2) + records * 3 * (channels * per_record + ANNOTATION_SAMPLES)
+
+
+def free_disk_bytes(folder: Path) -> int:
+    """Bytes a user may still write in ``folder``'s file system."""
+    return shutil.disk_usage(folder).free
+
+
+@dataclass(frozen=True)
+class SizePlan:
+    """What the free-space check assumes: layout, length and whether they are only estimates."""
+
+    fs: float
+    channels: int
+    duration_s: float
+    estimated: bool = False
+
+    @property
+    def bytes(self) -> int:
+        return bdf_size(self.fs, self.channels, self.duration_s)
+
+    def describe(self) -> str:
+        hours = self.duration_s / 3600.0
+        length = (
+            f"{hours:.1f}".removesuffix(".0") + " h" if hours >= 1 else f"{self.duration_s:.0f} s"
+        )
+        guess = ", assumed until the sensor says" if self.estimated else ""
+        return f"{self.channels} channel(s) at {self.fs:g} Hz{guess}, for {length}"
+
+
+def size_plan(spec: SensorSpec, duration_s: float | None) -> SizePlan:
+    """The layout and length of the recording ``spec`` will make, as known before connecting."""
+    kind = spec.virtual_kind
+    if kind is None:
+        fs, channels = DEVICE_ESTIMATE
+        return SizePlan(fs, channels, duration_s or NIGHT_S, estimated=True)
+    if spec.replay:
+        from .io import open_recording
+
+        header = open_recording(spec.replay).header
+        length = header.duration_s if duration_s is None else min(duration_s, header.duration_s)
+        return SizePlan(header.fs, len(header.channels), length)
+    fs, channels = SIMULATION_DEFAULTS[kind]
+    return SizePlan(spec.fs or fs, spec.channels or channels, duration_s or spec.simulate_s)
+
+
+def check_disk_space(out: Path, plan: SizePlan) -> None:
+    """RecordingError when ``out``'s file system has not room for the recording ``plan``
+    describes (an existing ``out``, which will be replaced, counts as room)."""
+    needed = plan.bytes
+    available = free_disk_bytes(out.parent)
+    with contextlib.suppress(OSError):
+        if out.is_file():
+            available += out.stat().st_size
+    if needed > available:
+        raise RecordingError(
+            f"{out}: not enough free disk space: about {_bytes(needed)} needed "
+            f"({plan.describe()}), {_bytes(available)} available in {out.parent}"
+        )
+
+
+def _bytes(n: int) -> str:
+    """A size for people: ``532 MB``, ``1.2 GB``."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            value = n / scale
+            return f"{value:.1f} {unit}" if value < 10 else f"{value:.0f} {unit}"
+    return f"{n} bytes"
+
+
+def episode_line(episode: Episode) -> str:
+    """The line ``emgspasm record`` prints for an episode as it becomes final."""
+    return (
+        f"episode: {episode.kind} on {episode.channel} at {episode.onset_s:.3f}-"
+        f"{episode.offset_s:.3f} s (detected at {episode.detected_s:.3f} s)"
+    )
 
 
 async def record_session(
@@ -364,6 +485,7 @@ async def record_session(
     stop: asyncio.Event | None = None,
     connect: ConnectOptions | None = None,
     on_event: Callable[[str], None] | None = None,
+    lsl: bool | LslOutlet = False,
 ) -> RecordSummary:
     """Record from ``spec`` into ``out`` (BDF+) and ``episodes`` (episode log); see module doc.
 
@@ -373,17 +495,51 @@ async def record_session(
     ``duration_s``: stop after that much stream time (sample index, lost samples included).
     ``stop``: set it to end the recording (cleanly, as Ctrl-C does). ``connect``: timing of
     finding, connecting and reconnecting. ``on_event``: called with a line for each link state
-    change and reconnect, as it happens.
+    change, reconnect and final episode, as it happens. ``lsl``: also publish the stream on Lab
+    Streaming Layer (True: a new :class:`~emgspasm.sinks.lsl.LslOutlet`, closed at the end; or
+    an outlet to use, which its owner closes).
 
     Raises the source's error (DeviceError, ProtocolError) when it stops before any sample
     arrived; later errors are returned in :attr:`RecordSummary.error` after the files are
-    finished. ConfigError and RecordingError for bad options and unwritable files.
+    finished. ConfigError and RecordingError for bad options, unwritable files and too little
+    free disk space; DeviceError when ``lsl`` is asked for and liblsl is missing.
     """
     out = Path(out)
     episodes_path = Path(episodes) if episodes is not None else None
     if duration_s is not None and not duration_s > 0:
         raise ConfigError("--duration must be positive")
     _check_outputs(out, episodes_path)
+    plan = size_plan(spec, duration_s)
+    check_disk_space(out, plan)
+    outlet: LslOutlet | None = None
+    if lsl is True:
+        from .sinks.lsl import LslOutlet
+
+        outlet = LslOutlet(name="emgspasm", source_id=f"emgspasm-record-{spec.device}")
+    elif lsl:
+        outlet = lsl
+    try:
+        return await _record(
+            spec, out, episodes_path, config, duration_s, stop, connect, on_event, plan, outlet
+        )
+    finally:
+        if outlet is not None and lsl is True:
+            outlet.close()
+
+
+async def _record(
+    spec: SensorSpec,
+    out: Path,
+    episodes_path: Path | None,
+    config: DetectorConfig | None,
+    duration_s: float | None,
+    stop: asyncio.Event | None,
+    connect: ConnectOptions | None,
+    on_event: Callable[[str], None] | None,
+    plan: SizePlan,
+    outlet: LslOutlet | None,
+) -> RecordSummary:
+    """The recording itself, once the options are checked (see :func:`record_session`)."""
     warm_up(config)
     stop = stop or asyncio.Event()
     say = on_event or (lambda _line: None)
@@ -429,7 +585,7 @@ async def record_session(
         helpers = [asyncio.ensure_future(close_when_asked())]
         if sensor is not None:
             helpers.append(asyncio.ensure_future(watch_feed()))
-        session = _Session(summary, config, duration_s, source, drops, say)
+        session = _Session(summary, config, duration_s, source, drops, say, plan, outlet)
         try:
             async for frame in source:
                 if session.take(frame):
@@ -464,8 +620,12 @@ class _Session:
         source: BleSource,
         drops: list[float],
         say: Callable[[str], None],
+        plan: SizePlan | None = None,
+        outlet: LslOutlet | None = None,
     ) -> None:
         self.summary = summary
+        self.plan = plan
+        self.outlet = outlet
         self.config = config
         self.duration_s = duration_s
         self.source = source
@@ -493,9 +653,22 @@ class _Session:
                 )
         self._mark_resumption(frame)
         self.recorder.write(frame)
+        if self.outlet is not None:
+            self.outlet.write(frame)
         self._mark_connected()
-        self._episodes(self.detector.process(frame))
+        found = self.detector.process(frame)
+        if self.outlet is not None:
+            self.outlet.note_ongoing(self.detector.ongoing)
+        self._episodes(found)
         return self.end is not None and frame.stop >= self.end
+
+    def _mark(self, index: int, text: str, length: int = 0, channel: str | None = None) -> None:
+        """Annotate the recording (and send the mark on LSL, when published there)."""
+        assert self.recorder is not None
+        self.recorder.mark(index, text, length, channel)
+        if self.outlet is not None:
+            fs = self.recorder.fs
+            self.outlet.annotate(Annotation(index / fs, length / fs, text, channel))
 
     def _mark_connected(self, final: bool = False) -> None:
         """``connected <name> <address> (<profile>)`` at the first sample, once the link status
@@ -508,13 +681,19 @@ class _Session:
             return
         who = who or str(self.source.target)
         profile = self.source.profile.name if self.source.profile is not None else "?"
-        self.recorder.mark(self.recorder.origin, _text(f"connected {who} ({profile})"))
+        self._mark(self.recorder.origin, _text(f"connected {who} ({profile})"))
         self._connected = True
 
     def _open(self, frame: Frame) -> None:
         profile = self.source.profile
         assert profile is not None
         units = (profile.units,) * len(profile.channels)
+        if self.plan is not None:  # now the layout is known: the exact size
+            exact = SizePlan(frame.fs, len(frame.channels), self.plan.duration_s)
+            if (exact.fs, exact.channels) != (self.plan.fs, self.plan.channels):
+                check_disk_space(self.summary.path, exact)
+        if self.outlet is not None:
+            self.outlet.open(frame.fs, frame.channels, units)
         self.recorder = Recorder(
             self.summary.path,
             frame.fs,
@@ -542,18 +721,22 @@ class _Session:
             outage = resumed.host_time - before[-1] if before else float("nan")
             self.summary.resumptions.append(resumed)
             self.summary.outages_s.append(outage)
-            self.recorder.mark(resumed.start - resumed.gap, "disconnected")
+            self._mark(resumed.start - resumed.gap, "disconnected")
             text = f"reconnected after {outage:.2f} s, {resumed.gap} samples lost"
-            self.recorder.mark(resumed.start, text)
+            self._mark(resumed.start, text)
             self.say(text)
 
     def _episodes(self, found: list[Episode]) -> None:
         assert self.recorder is not None
         self.recorder.add_episodes(found)
+        if self.outlet is not None:
+            self.outlet.add_episodes(found)
+        for episode in found:
+            self.say(episode_line(episode))
         quality = self.detector.quality
         for segment in quality[self._quality :]:
             if segment.kind == "flat":
-                self.recorder.mark(
+                self._mark(
                     segment.start, "flat line", segment.stop - segment.start, segment.channel
                 )
         self._quality = len(quality)
@@ -566,7 +749,7 @@ class _Session:
         try:
             self._mark_connected(final=True)
             self._episodes(self.detector.flush())
-            recorder.mark(recorder.stop, _text(f"recording stopped ({self.summary.stop_reason})"))
+            self._mark(recorder.stop, _text(f"recording stopped ({self.summary.stop_reason})"))
         finally:
             recorder.close()
         s = self.summary
@@ -608,6 +791,7 @@ def record(
     duration_s: float | None = None,
     connect: ConnectOptions | None = None,
     on_event: Callable[[str], None] | None = None,
+    lsl: bool = False,
 ) -> RecordSummary:
     """Run :func:`record_session` on a new event loop, Ctrl-C (SIGINT) ending it cleanly.
 
@@ -633,6 +817,7 @@ def record(
                 stop=stop,
                 connect=connect,
                 on_event=on_event,
+                lsl=lsl,
             )
         finally:
             if handled:

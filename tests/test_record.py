@@ -300,3 +300,103 @@ def test_recorder_files_are_owner_only_even_when_they_existed(tmp_path: Path) ->
     assert spans[("detected spasm", "EMG1")] == (1.24, 0.76)
     assert spans[("note", None)] == (0.4, 0.0)
     assert episode_rows(log) == [("spasm", "EMG1", 310, 500)]
+
+
+# -- crash safety -------------------------------------------------------------------------------
+def test_the_file_is_valid_whenever_the_process_could_die(tmp_path: Path) -> None:
+    """A copy of the file taken between any two writes (what a kill leaves) opens in pyEDFlib
+    as it is, holds every whole second written, and has each episode one record after it is
+    known."""
+    out, log = tmp_path / "live.bdf", tmp_path / "live.csv"
+    fs, names = 250.0, ("EMG1", "EMG2")
+    rng = np.random.default_rng(5)
+    signal = rng.normal(0.0, 20.0, (4000, 2)).astype(np.float32)
+    spasm = Episode("spasm", "EMG2", 300, 700, 400, fs, 90.0, 40.0, 5.0)
+    record_bytes = 2 * 250 * 3 + 360
+    with Recorder(out, fs, names, ("uV", "uV"), (-200.0, 200.0), episodes=log) as recorder:
+        start, known_at = 0, None
+        while start < len(signal):
+            n = int(rng.integers(1, 90))
+            recorder.write(Frame(signal[start : start + n], start, fs, names))
+            start += n
+            if known_at is None and start >= 760:
+                recorder.add_episodes([spasm])
+                known_at = start
+                assert episode_rows(log) == [("spasm", "EMG2", 300, 700)]  # in the log at once
+            snapshot = tmp_path / "snapshot.bdf"
+            snapshot.write_bytes(out.read_bytes())
+            records = start // 250
+            assert recorder.records == records
+            assert snapshot.stat().st_size == 256 * 4 + records * record_bytes
+            assert int(snapshot.read_bytes()[236:244]) == (records or -1)
+            if records == 0:
+                continue
+            with pyedflib.EdfReader(str(snapshot)) as edf:
+                assert edf.getNSamples()[0] == records * 250
+                np.testing.assert_allclose(
+                    edf.readSignal(1), signal[: records * 250, 1], atol=400 / 2**24
+                )
+                texts = list(edf.readAnnotations()[2])
+            # the record being filled when the episode became known, or the next one, holds it
+            if known_at is not None and records * 250 >= (known_at // 250 + 1) * 250:
+                assert "detected spasm@EMG2" in texts
+            else:
+                assert "detected spasm@EMG2" not in texts
+    read = read_recording(out)
+    assert read.n_samples == 4000
+
+
+def test_records_are_synced_to_disk_before_the_header_counts_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import emgspasm.io.bdf_writer as bdf_writer
+
+    calls: list[tuple[int, int]] = []  # (file size, header count) at each sync
+    current: list[Path] = []
+
+    def counting_datasync(fd: int) -> None:
+        """Stand-in for fdatasync: notes what the disk would hold at each sync."""
+        data = current[-1].read_bytes()
+        calls.append((len(data), int(data[236:244])))
+
+    monkeypatch.setattr(bdf_writer, "_datasync", counting_datasync)
+    frame = Frame(np.zeros((900, 1), np.float32), 0, 250.0, ("EMG1",))
+    record_bytes = 250 * 3 + 360
+    for interval, expected in ((0.0, 8), (3600.0, 2), (None, 0)):
+        calls.clear()
+        path = tmp_path / f"sync-{interval}.bdf"
+        current.append(path)
+        with Recorder(path, 250.0, ("EMG1",), ("uV",), (-1.0, 1.0), sync_interval_s=interval) as r:
+            r.write(frame)  # three records, the fourth one written (padded) at close
+        assert len(calls) == expected + (1 if interval is not None else 0)  # and one at close
+        for k, (size, count) in enumerate(calls[:expected]):
+            # before the count moves the record is there; after it, the count names it
+            assert size == 256 * 3 + (k // 2 + 1) * record_bytes
+            assert count == (k // 2 + (k % 2) or -1)  # -1: "not known yet", before the first
+
+
+def test_the_free_space_is_checked_again_once_the_sensor_says_its_layout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before connecting, a real device's layout is a guess; at its first sample the check is
+    made again with the layout it streams, before anything is written."""
+    import emgspasm.record
+    from emgspasm.errors import RecordingError
+    from emgspasm.record import SizePlan
+
+    def a_small_guess(_spec: SensorSpec, duration_s: float | None) -> SizePlan:
+        """Stand-in for the estimate made before connecting: 1 channel at 100 Hz."""
+        return SizePlan(100.0, 1, duration_s or 0.0, estimated=True)
+
+    def a_disk_with_50_kb_free(_folder: Path) -> int:
+        """Stand-in for the free-space query: room for the guess, not for what streams."""
+        return 50_000
+
+    monkeypatch.setattr(emgspasm.record, "size_plan", a_small_guess)
+    monkeypatch.setattr(emgspasm.record, "free_disk_bytes", a_disk_with_50_kb_free)
+    spec = SensorSpec("virtual:bridge", simulate="quiet", fs=1000, channels=2)
+    out = tmp_path / "full.bdf"
+    with pytest.raises(RecordingError, match="not enough free disk space") as caught:
+        record(spec, out, episodes=tmp_path / "full.csv", duration_s=20.0)
+    assert "about 128 kB needed (2 channel(s) at 1000 Hz, for 20 s)" in str(caught.value)
+    assert list(tmp_path.iterdir()) == []

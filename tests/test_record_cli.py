@@ -117,3 +117,125 @@ def test_help_lists_the_command() -> None:
     assert done.returncode == 0
     for option in ("--device", "--replay", "--simulate", "--disconnect-at", "--episodes"):
         assert option in done.stdout
+
+
+# -- before the night starts: outputs that cannot be written, a disk too full --------------------
+def _unwritable_folder(tmp_path: Path) -> Path:
+    """A folder this process cannot create files in (for root, whom permission bits do not stop:
+    sysfs, which takes no new files from anyone)."""
+    if os.geteuid() != 0:
+        folder = tmp_path / "read-only"
+        folder.mkdir()
+        folder.chmod(0o500)
+        return folder
+    sysfs = Path("/sys")
+    try:
+        fd = os.open(sysfs / "emgspasm-probe", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError:
+        return sysfs
+    os.close(fd)  # pragma: no cover - a machine where even /sys takes files
+    os.unlink(sysfs / "emgspasm-probe")
+    pytest.skip("no folder here refuses new files to this user")
+
+
+@pytest.mark.parametrize("where", ["read-only folder", "file as folder"])
+def test_an_unwritable_output_is_refused_in_one_line_before_connecting(
+    where: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import emgspasm.record
+
+    def never_connect(*_args: object, **_options: object) -> None:
+        raise AssertionError("connected despite an output that cannot be written")
+
+    monkeypatch.setattr(emgspasm.record, "open_sensor", never_connect)
+    if where == "file as folder":
+        (tmp_path / "plain").write_text("")
+        out, reason = tmp_path / "plain" / "night.bdf", "is not a folder"
+    else:
+        out, reason = _unwritable_folder(tmp_path) / "night.bdf", "cannot be written ("
+    code = main(["record", "--device", "F0:00:00:00:00:01", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and reason in err and str(out) in err, err
+    assert not out.exists()
+
+
+def a_disk_with_5_mb_free(_folder: Path) -> int:
+    """Stand-in for the free-space query: a nearly full disk."""
+    return 5_000_000
+
+
+@pytest.mark.parametrize(
+    ("options", "needed", "layout"),
+    [
+        # a simulated hour on a virtual bridge: 2 x 1000 Hz x 3 bytes + 360 bytes per 1 s record
+        (
+            ["--simulate", "night", "--duration", "3600"],
+            "about 23 MB needed",
+            "2 channel(s) at 1000 Hz, for 1 h",
+        ),
+        # a real device, no duration: a night of 10 h at the largest rate a sensor here streams
+        (
+            ["--device", "F0:00:00:00:00:01"],
+            "about 445 MB needed",
+            "2 channel(s) at 2000 Hz, assumed until the sensor says, for 10 h",
+        ),
+    ],
+)
+def test_too_little_free_disk_space_is_refused_in_one_line_before_connecting(
+    options: list[str],
+    needed: str,
+    layout: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import emgspasm.record
+
+    def never_connect(*_args: object, **_options: object) -> None:
+        raise AssertionError("connected although the disk is too full")
+
+    monkeypatch.setattr(emgspasm.record, "free_disk_bytes", a_disk_with_5_mb_free)
+    monkeypatch.setattr(emgspasm.record, "open_sensor", never_connect)
+    out = tmp_path / "night.bdf"
+    code = main(["record", *options, "--out", str(out), "--episodes", str(tmp_path / "e.csv")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1, err
+    assert "not enough free disk space" in err and needed in err and layout in err
+    assert f"5.0 MB available in {tmp_path}" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_size_estimate_is_the_size_of_the_file() -> None:
+    from emgspasm.record import bdf_size
+
+    # header: 256 bytes + 256 per signal (2 EMG + annotations); 1 s records of 2 x 1000 x 3
+    # bytes of samples and 360 of annotations
+    assert bdf_size(1000.0, 2, 3600.0) == 1024 + 3600 * 6360
+    assert bdf_size(200.0, 8, 0.5) == 256 * 10 + 1 * (8 * 200 * 3 + 360)  # whole records
+
+
+def test_lsl_is_off_unless_asked(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import emgspasm.live.app
+    import emgspasm.record
+
+    asked: list[tuple[str, object]] = []
+
+    def fake_record(*_args: object, lsl: bool = False, **_options: object) -> object:
+        asked.append(("record", lsl))
+        raise emgspasm.record.RecordingError("stop here")
+
+    def fake_live(*_args: object, lsl: bool = False, **_options: object) -> int:
+        asked.append(("live", lsl))
+        return 0
+
+    monkeypatch.setattr(emgspasm.record, "record", fake_record)
+    monkeypatch.setattr(emgspasm.live.app, "run_live", fake_live)
+    monkeypatch.setattr(emgspasm.live.app, "make_source", lambda *_args: (None, "a source"))
+    out = str(tmp_path / "x.bdf")
+    for extra in ([], ["--lsl"]):
+        main(["record", "--simulate", "quiet", "--out", out, *extra])
+        main(["live", "--replay", out, *extra])
+    assert asked == [("record", False), ("live", False), ("record", True), ("live", True)]

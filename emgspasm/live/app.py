@@ -81,12 +81,18 @@ def run_live(
     screenshot: str | os.PathLike[str] | None = None,
     log: str | os.PathLike[str] | None = None,
     size: tuple[int, int] = (1440, 860),
+    lsl: bool = False,
 ) -> int:
     """Show the live view of ``source``; returns the exit code.
 
+    With ``lsl`` the samples, confirmed spasms, final episodes and markers are also published
+    as Lab Streaming Layer streams (:class:`~emgspasm.sinks.lsl.LslOutlet`); without it nothing
+    listens on the network.
+
     Raises ConfigError for a window outside 5-60 s or a screenshot without a duration, the
-    source's own error (DeviceError, RecordingError, ...) if it stopped the stream, and
-    RecordingError when the log or the screenshot cannot be written.
+    source's own error (DeviceError, RecordingError, ...) if it stopped the stream,
+    RecordingError when the log or the screenshot cannot be written, and DeviceError when
+    ``lsl`` is asked for and liblsl cannot be loaded.
     """
     if not WINDOW_MIN_S <= window_s <= WINDOW_MAX_S:
         raise ConfigError(f"--window must be between {WINDOW_MIN_S:g} and {WINDOW_MAX_S:g} s")
@@ -105,7 +111,11 @@ def run_live(
     configure_pyqtgraph()
     quiet_qt_messages()
     app = pg.mkQApp("emgspasm live")
-    sinks = [LiveEpisodeLog(log)] if log else []
+    sinks: list = [LiveEpisodeLog(log)] if log else []
+    if lsl:
+        from ..sinks.lsl import LslOutlet
+
+        sinks.append(LslOutlet(name="emgspasm"))
     worker = LiveWorker(source, config, sinks, name=name)
     window = LiveWindow(worker, window_s, title=f"emgspasm live - {name}")
     saved: list[tuple[int, int]] = []

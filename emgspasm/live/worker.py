@@ -56,7 +56,8 @@ class LiveWorker:
     """Source -> Detector -> display tap and sinks, in a thread with its own event loop.
 
     ``source`` is a :class:`~.sources.LiveSource`; ``sinks`` (:class:`~.log.Sink`) take final
-    episodes and markers, and every Frame too when they have ``write(frame)`` (a recorder);
+    episodes and markers, every Frame too when they have ``write(frame)`` (a recorder), and the
+    spasms still going on after each Frame when they have ``note_ongoing`` (an LSL outlet);
     :meth:`stop` closes them. Start with :meth:`start`; the window calls :meth:`drain` to take
     the queued :class:`Update` and :class:`Finished` messages.
     """
@@ -72,6 +73,7 @@ class LiveWorker:
         self.config = config
         self.sinks = list(sinks)
         self._frame_sinks = [s for s in self.sinks if callable(getattr(s, "write", None))]
+        self._ongoing_sinks = [s for s in self.sinks if callable(getattr(s, "note_ongoing", None))]
         self.name = name
         self.detector = Detector(config)
         self.tap = DisplayTap(self.detector)
@@ -113,6 +115,7 @@ class LiveWorker:
                     sink.close()
             self.sinks = []
             self._frame_sinks = []
+            self._ongoing_sinks = []
 
     def annotate(self, annotation: Annotation) -> None:
         """Hand a marker to the sinks (thread-safe; also after the stream has ended)."""
@@ -179,11 +182,16 @@ class LiveWorker:
         if self.fs is None:
             self.fs = frame.fs
             self._set_fs(frame.fs)
+            self._open_streams(frame)
         if self._frame_sinks:
             with self._sink_lock:
                 for sink in self._frame_sinks:
                     sink.write(frame)  # type: ignore[attr-defined]
         episodes = self.detector.process(frame)
+        if self._ongoing_sinks:
+            with self._sink_lock:
+                for sink in self._ongoing_sinks:
+                    sink.note_ongoing(self.detector.ongoing)  # type: ignore[attr-defined]
         blocks = self.tap.process(frame)
         self.samples_in += frame.n
         self.frames_in += 1
@@ -204,6 +212,17 @@ class LiveWorker:
             for sink in self.sinks:
                 if hasattr(sink, "fs"):
                     sink.fs = fs  # type: ignore[attr-defined]
+
+    def _open_streams(self, frame: Frame) -> None:
+        """Open the sinks that publish a stream (``open(fs, channels, units)``: an LSL outlet)
+        with the first Frame's layout and the source's units, when it says them."""
+        unit = self.status.units
+        units = (unit,) * len(frame.channels) if unit else None
+        with self._sink_lock:
+            for sink in self._ongoing_sinks:
+                opener = getattr(sink, "open", None)
+                if callable(opener):
+                    opener(frame.fs, frame.channels, units)
 
     def _deliver(self, episodes: list[Episode]) -> None:
         if not episodes:

@@ -16,6 +16,12 @@ Times given to the recorder are stream times (sample index / fs); the file's tim
 first sample it holds (or the first lost one, if the stream began with a gap), and the recorder
 converts. Both files are readable and writable by their owner only: they describe a person's
 health. A file that already exists is truncated and gets that mode too.
+
+Both files survive the process being killed or the power failing, losing at most the last
+second: the BDF+ file gets a data record (1 s) at a time, made durable before the header counts
+it (see :mod:`emgspasm.io.bdf_writer`; ``sync_interval_s``), and each annotation goes into the
+next record, so an episode, a gap or a link event is in the file at most one record after it
+is known. The episode log gets each episode at once and is synced to disk as well.
 """
 
 from __future__ import annotations
@@ -33,6 +39,9 @@ from .episode_log import EpisodeLogWriter
 
 EPISODE_PREFIX = "detected "
 """Annotation text before an episode's kind (``detected spasm``)."""
+SYNC_INTERVAL_S = 0.5
+"""Shortest wall-clock time between two syncs of the BDF+ file to disk: under the 1 s a record
+lasts, so that a recording in real time has every record on disk as it is written."""
 
 
 class Recorder:
@@ -41,6 +50,8 @@ class Recorder:
     ``physical_range`` is the range of values the device can send, one ``(min, max)`` for all
     channels or one per channel: the file's 24 bits span it, so samples inside it come back
     within 1/16777215 of it; values outside are clipped and marked by the writer.
+    ``sync_interval_s``: how often at most the BDF+ file is synced to disk (None: never; see
+    :class:`~emgspasm.io.bdf_writer.BdfWriter`).
     """
 
     def __init__(
@@ -54,22 +65,34 @@ class Recorder:
         episodes: str | os.PathLike[str] | None = None,
         episodes_format: str | None = None,
         start_time: datetime | None = None,
+        sync_interval_s: float | None = SYNC_INTERVAL_S,
     ) -> None:
         self.path = Path(path)
         self.fs = float(fs)
         self.channels = tuple(channels)
         self.units = tuple(units)
         self._bdf = BdfWriter(
-            path, fs, channels, units, physical_range=physical_range, start_time=start_time
+            path,
+            fs,
+            channels,
+            units,
+            physical_range=physical_range,
+            start_time=start_time,
+            sync_interval_s=sync_interval_s,
         )
         self.episodes_path = Path(episodes) if episodes is not None else None
         self._log: EpisodeLogWriter | None = None
+        self._log_fd: int | None = None
         try:
             if self.episodes_path is not None:
                 self._log = EpisodeLogWriter(self.episodes_path, episodes_format)
                 _owner_only(self.episodes_path)
+                if sync_interval_s is not None:
+                    self._log_fd = _sync_handle(self.episodes_path)
         except BaseException:
             self._bdf.close()
+            if self._log is not None:
+                self._log.close()
             raise
         self.origin: int | None = None
         """Stream index of the file's first sample (known from the first Frame)."""
@@ -98,6 +121,7 @@ class Recorder:
             self.episodes.append(episode)
             if self._log is not None:
                 self._log.write([episode])
+                self._sync_log()
             self._bdf.annotate(
                 Annotation(
                     self.seconds(episode.onset),
@@ -133,6 +157,25 @@ class Recorder:
         finally:
             if self._log is not None:
                 self._log.close()
+                self._sync_log()
+            if self._log_fd is not None:
+                os.close(self._log_fd)
+                self._log_fd = None
+
+    @property
+    def records(self) -> int:
+        """Whole data records in the BDF+ file so far."""
+        return self._bdf.records
+
+    def _sync_log(self) -> None:
+        """Make the episode log's rows durable (best effort: an operating system that cannot
+        sync a file through a read-only handle still has them, flushed, in its cache)."""
+        if self._log_fd is None:
+            return
+        try:
+            os.fsync(self._log_fd)
+        except OSError:
+            pass
 
     def __enter__(self) -> Recorder:
         return self
@@ -164,6 +207,14 @@ class Recorder:
     def loss_percent(self) -> float:
         """Lost samples per sample the file spans, in %."""
         return 100.0 * self.samples_lost / self.n_samples if self.n_samples else 0.0
+
+
+def _sync_handle(path: Path) -> int | None:
+    """A read-only handle on ``path`` to sync it through (the log writer keeps its own)."""
+    try:
+        return os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
 
 
 def _owner_only(path: Path) -> None:
