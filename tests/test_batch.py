@@ -80,6 +80,7 @@ def expected_counts(log: bytes, duration_s: float) -> dict:
         "spasms": len(spasms),
         "spasms_per_h": len(spasms) * 3600.0 / duration_s,
         "fasciculations": fasc,
+        "fasciculations_per_h": fasc * 3600.0 / duration_s,
         "fasciculations_per_min": fasc * 60.0 / duration_s,
         "mean_spasm_duration_s": sum(spasms) / len(spasms) if spasms else None,
     }

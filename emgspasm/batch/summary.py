@@ -48,6 +48,7 @@ class RecordingSummary:
     spasms: int | None = None
     spasms_per_h: float | None = None
     fasciculations: int | None = None
+    fasciculations_per_h: float | None = None
     fasciculations_per_min: float | None = None
     mean_spasm_duration_s: float | None = None
     flat_fraction: float | None = None

@@ -3,7 +3,8 @@
 Columns (a public contract like the episode log's: new ones may be added at the end, none
 renamed): ``file`` (as named on the command line), ``status`` (``ok``, ``error``, or
 ``pending`` for a recording an interrupted batch did not reach), ``duration_s``, ``channels``,
-``fs_hz``, ``spasms``, ``spasms_per_h``, ``fasciculations``, ``fasciculations_per_min``,
+``fs_hz``, ``spasms``, ``spasms_per_h``, ``fasciculations``, ``fasciculations_per_h``,
+``fasciculations_per_min``,
 ``mean_spasm_duration_s``, ``quality_share`` (flat, lost or clipped share of channel-samples),
 ``flat_fraction``, ``gap_fraction``, ``clipped_fraction``, ``config_hash``, ``reused`` (1 when
 the result is an earlier run's, same file and configuration), ``summary`` (the summary file) and
@@ -31,6 +32,7 @@ COLUMNS = (
     "spasms",
     "spasms_per_h",
     "fasciculations",
+    "fasciculations_per_h",
     "fasciculations_per_min",
     "mean_spasm_duration_s",
     "quality_share",
@@ -87,6 +89,7 @@ def cohort_csv(rows: Sequence[CohortRow]) -> str:
                 "spasms": _num(s.spasms, 0),
                 "spasms_per_h": _num(s.spasms_per_h, 3),
                 "fasciculations": _num(s.fasciculations, 0),
+                "fasciculations_per_h": _num(s.fasciculations_per_h, 3),
                 "fasciculations_per_min": _num(s.fasciculations_per_min, 3),
                 "mean_spasm_duration_s": _num(s.mean_spasm_duration_s, 3),
                 "quality_share": _num(s.quality_share, 6),

@@ -106,6 +106,9 @@ def _detect(
     summary.spasms = len(spasms)
     summary.spasms_per_h = _round(len(spasms) / hours) if hours > 0 else None
     summary.fasciculations = result.count("fasciculation")
+    summary.fasciculations_per_h = (
+        _round(summary.fasciculations / hours) if hours > 0 else None
+    )
     summary.fasciculations_per_min = (
         _round(summary.fasciculations / (hours * 60.0)) if hours > 0 else None
     )
