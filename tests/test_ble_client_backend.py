@@ -1,5 +1,8 @@
 """The bleak backend on bumble's in-process link, used through bleak's own public API:
-BleakScanner and BleakClient with ``backend=``, against a plain bumble GATT server."""
+BleakScanner and BleakClient with ``backend=``, against a plain bumble GATT server.
+
+Everything runs on the virtual-time loop: the short waits for a write or a notification to go
+through the link are then exact, whatever else the machine is doing."""
 
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from bumble.gatt import Characteristic, CharacteristicValue, Service
 from bumble.hci import HCI_CONNECTION_TIMEOUT_ERROR
 
 from emgspasm.sources.ble.bumble_link import VirtualRadio
+from emgspasm.sources.ble.virtual.virtual_time import run_virtual
 
 SERVICE = "0b8b0001-2c4e-4d3a-9d6f-000000000001"
 NOTIFY = "0b8b0002-2c4e-4d3a-9d6f-000000000001"
@@ -95,7 +99,7 @@ def test_scanner_reports_advertisements_and_filters_by_service() -> None:
         )
         assert by_name is not None and by_name.address == "F1:22:33:44:55:77"
 
-    asyncio.run(main())
+    run_virtual(main())
 
 
 def test_client_gatt_operations_through_bleak() -> None:
@@ -141,7 +145,7 @@ def test_client_gatt_operations_through_bleak() -> None:
             assert received == [b"\x01" * 300]
         assert not client.is_connected
 
-    asyncio.run(main())
+    run_virtual(main())
 
 
 def test_disconnected_callback_only_for_a_drop_and_errors_after_it() -> None:
@@ -171,4 +175,4 @@ def test_disconnected_callback_only_for_a_drop_and_errors_after_it() -> None:
         with pytest.raises(BleakDeviceNotFoundError):
             await missing.connect()
 
-    asyncio.run(main())
+    run_virtual(main())
