@@ -12,6 +12,8 @@ from emgspasm.live.worker import Finished, LiveWorker, Update
 from emgspasm.sinks.episode_log import read_episode_log
 from emgspasm.sources.simulator import simulate
 
+from .gated_replay import GatedReplay
+
 
 def _drain_until_finished(worker: LiveWorker, timeout: float = 30.0) -> list:
     messages: list = []
@@ -49,20 +51,23 @@ def test_worker_passes_every_sample_and_finds_what_batch_finds(tmp_path):
 
 
 def test_stopping_mid_stream_closes_open_spasms_into_the_log(tmp_path):
-    rec = simulate("night", 120.0, fs=1000.0, seed=4, channels=1)
-    source = ReplaySource("night.bdf", 20.0, reader=rec)  # 6 s of wall-clock for the file
+    rec = simulate("night", 120.0, fs=1000.0, seed=4, channels=1)  # a spasm from 7 s to 117 s
+    source = GatedReplay(rec)  # stops at 30 s until the test lets more through: it never will
     log = LiveEpisodeLog(tmp_path / "log.csv")
     worker = LiveWorker(source, profile("night"), [log])
+    upto = source.release(30.0)
     worker.start()
     deadline = time.monotonic() + 20
-    while not worker.detector.ongoing and time.monotonic() < deadline:
+    while worker.samples_in < upto and time.monotonic() < deadline:
         time.sleep(0.02)
+    assert worker.samples_in == upto == 30000
     assert worker.detector.ongoing, "no spasm started"
     worker.stop()
     assert worker.finished.is_set() and source.status.state == CLOSED
     rows = read_episode_log(tmp_path / "log.csv")
     assert rows and "open at end of stream" in rows[-1]["quality"]
-    assert worker.samples_in == source.samples_out < rec.samples.shape[0]
+    assert rows[-1]["kind"] == "spasm" and rows[-1]["offset_s"] == 30.0
+    assert worker.samples_in == source.samples_out == 30000
 
 
 class FakeRecorder:
