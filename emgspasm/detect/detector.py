@@ -11,7 +11,7 @@ import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import signal
@@ -368,7 +368,7 @@ class Detector:
         self.samples_seen += frame.n
         end = frame.stop
         for c, ep in list(self._ongoing.items()):
-            self._ongoing[c] = _with_offset(ep, end)
+            self._ongoing[c] = replace(ep, offset=end)
         for c, sorter in enumerate(self._sorters):
             out.extend((key, c, self._fasciculation(c, p, key)) for key, p in sorter.release(end))
         out.sort(key=lambda e: (e[0], e[1], e[2].onset))
@@ -584,18 +584,7 @@ class Detector:
     def _final_spasm(self, ep: Episode, offset: int, notes: tuple[str, ...]) -> Episode:
         offset = max(offset, ep.onset + 1)
         notes = self._gap_notes(ep.channel, ep.onset, offset) + notes
-        return Episode(
-            ep.kind,
-            ep.channel,
-            ep.onset,
-            offset,
-            ep.detected,
-            ep.fs,
-            ep.peak,
-            ep.rms,
-            ep.baseline,
-            ep.quality + notes,
-        )
+        return replace(ep, offset=offset, quality=ep.quality + notes)
 
     def _fasciculation(self, c: int, p: Potential, decided: int) -> Episode:
         assert self.fs is not None
@@ -610,21 +599,6 @@ class Detector:
             p.peak,
             p.base_rms,
         )
-
-
-def _with_offset(ep: Episode, offset: int) -> Episode:
-    return Episode(
-        ep.kind,
-        ep.channel,
-        ep.onset,
-        offset,
-        ep.detected,
-        ep.fs,
-        ep.peak,
-        ep.rms,
-        ep.baseline,
-        ep.quality,
-    )
 
 
 def kernel_params(cfg: DetectorConfig, fs: float, win: int) -> np.ndarray:
