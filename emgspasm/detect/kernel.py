@@ -132,6 +132,12 @@ def _emit(
 
 
 @numba.njit(cache=True, inline="always")
+def _follow_factors(eta):
+    """The factors by which :func:`_follow` moves a level up and down, bit for bit."""
+    return 1.0 - eta + 2.0 * eta * 1.0, 1.0 - eta + 2.0 * eta * 0.0
+
+
+@numba.njit(cache=True, inline="always")
 def _follow(level, value, eta):
     """One step of a multiplicative running median: ``level`` moves by ``eta`` towards ``value``."""
     # Arithmetic rather than a branch: for a single noisy sample the comparison is a coin toss
@@ -202,6 +208,7 @@ def detect_block(
     cap = ev_i.shape[1]
     # Samples after learning until the settling rate has slowed to the resting one.
     settle = np.int64((eta_fast / eta_rest - 1.0) / eta_fast) + 1
+    rest_up, rest_down = _follow_factors(eta_rest)
     for c in range(nch):
         n_ev = 0
         evi = ev_i[c]
@@ -362,15 +369,13 @@ def detect_block(
                     # Right after learning, the level still moves quickly (its time constant
                     # grows with the time since), so that a movement during the opening second
                     # does not leave it too high for the next minute.
-                    eta = eta_rest
+                    up, down = rest_up, rest_down
                     if g - warm_until < settle:
-                        eta = eta_fast / (1.0 + (g - warm_until) * eta_fast)
-                    b2 = _follow(b2, ms, eta)
-                    if b2 < floor_b2:
-                        b2 = floor_b2
-                    rest_p = _follow(rest_p, p, eta)
-                    if rest_p < floor_p:
-                        rest_p = floor_p
+                        up, down = _follow_factors(eta_fast / (1.0 + (g - warm_until) * eta_fast))
+                    # Both candidates are formed before the comparison is known: the level's
+                    # sample-to-sample dependency is then a comparison and a selection.
+                    b2 = max(b2 * up if ms > b2 else b2 * down, floor_b2)
+                    rest_p = max(rest_p * up if p > rest_p else rest_p * down, floor_p)
                 if ms > on2 * b2:
                     # A burst starts: it is dated from the last moment of rest.
                     state = CANDIDATE
