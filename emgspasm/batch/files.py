@@ -15,8 +15,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-FILE_MODE = 0o600
-DIR_MODE = 0o700
+from ..private_files import DIR_MODE, FILE_MODE
+
 TEMP_SUFFIX = ".tmp"
 
 

@@ -23,6 +23,7 @@ from typing import Any
 
 from ..config import DetectorConfig
 from ..errors import RecordingError
+from ..private_files import DIR_MODE, write_private_text
 from ..recording import RecordingReader
 from .figures import draw_all
 from .html import render_html
@@ -70,7 +71,7 @@ def write_report(night: Night, out: str | os.PathLike[str]) -> Report:
     """Write the page, the JSON summary and the figures of ``night`` into the folder ``out``."""
     folder = Path(out)
     try:
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        folder.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
     except OSError as exc:
         raise RecordingError(f"cannot create report folder {folder}: {exc.strerror}") from None
     summary = summarize(night)
@@ -79,8 +80,8 @@ def write_report(night: Night, out: str | os.PathLike[str]) -> Report:
     summary_json = folder / "summary.json"
     html = folder / "index.html"
     try:
-        summary_json.write_text(json.dumps(summary, indent=1, allow_nan=False) + "\n")
-        html.write_text(render_html(night, summary, figures), encoding="utf-8")
+        write_private_text(summary_json, json.dumps(summary, indent=1, allow_nan=False) + "\n")
+        write_private_text(html, render_html(night, summary, figures))
     except OSError as exc:
         raise RecordingError(f"cannot write the report into {folder}: {exc.strerror}") from None
     return Report(folder, html, summary_json, figures, summary)

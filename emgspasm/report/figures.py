@@ -25,6 +25,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
+from ..private_files import open_private
 from .summary import Night, recorded_in, sustained
 from .timeaxis import bin_edges, label_step, step_for
 
@@ -65,7 +66,8 @@ def _figure(height_in: float) -> Figure:
 
 
 def _save(fig: Figure, path: Path) -> Path:
-    fig.savefig(path, dpi=DPI, facecolor="white")
+    with open_private(path, "wb") as fh:
+        fig.savefig(fh, format="png", dpi=DPI, facecolor="white")
     return path
 
 

@@ -43,6 +43,7 @@ import numpy as np
 
 from ..errors import ConfigError, RecordingError
 from ..frames import Annotation
+from ..private_files import open_private
 from ..recording import Recording
 from .sim.blocks import Context, FasciculatingUnits
 from .sim.plan import Label
@@ -239,7 +240,7 @@ def write_truth_json(
     }
     rows = ",\n".join(f"  {json.dumps(e)}" for e in doc.pop("events"))
     head = "".join(f" {json.dumps(k)}: {json.dumps(v)},\n" for k, v in doc.items())
-    with open(path, "w", encoding="utf-8") as f:
+    with open_private(path, "w", encoding="utf-8") as f:
         f.write("{\n" + head + ' "events": [\n' + rows + ("\n" if rows else "") + " ]\n}\n")
 
 
