@@ -7,6 +7,7 @@ import csv
 import json
 import math
 import sys
+import warnings
 from dataclasses import dataclass
 from enum import Enum
 
@@ -99,6 +100,92 @@ def test_interleave_puts_both_extremes_of_a_column_at_its_centre():
     x, y = interleave(np.array([0, 4]), np.array([-1.0, -2.0]), np.array([1.0, 2.0]), 2.0, 4)
     assert x.tolist() == [1.0, 1.0, 3.0, 3.0]
     assert y.tolist() == [-1.0, 1.0, -2.0, 2.0]
+
+
+def _reference_columns(samples: dict[int, np.ndarray], a: int, size: int, k: int, channels: int):
+    """Minimum and maximum of each column from scratch: a dense array with NaN where no
+    sample is, reshaped to (columns, size, channels)."""
+    dense = np.full((k * size, channels), np.nan, dtype=np.float32)
+    for i, row in samples.items():
+        if a <= i < a + k * size:
+            dense[i - a] = row
+    blocks = dense.reshape(k, size, channels)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
+        return np.nanmin(blocks, axis=1), np.nanmax(blocks, axis=1)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    blocks=st.lists(st.tuples(st.integers(1, 120), st.integers(0, 30)), min_size=1, max_size=40),
+    columns=st.integers(20, 400),
+    span=st.integers(400, 2500),
+)
+def test_cache_while_the_window_fills_matches_a_numpy_reference(blocks, columns, span):
+    """The window's columns while the stream is shorter than the window (the view runs from
+    the first sample to first + span, most of it still empty), redrawn after every block: the
+    incremental cache equals minmax_columns from scratch and a dense numpy reference, and the
+    columns past the newest sample are empty."""
+    rng = np.random.default_rng(len(blocks) * 7 + columns + span)
+    ring = SampleRing(4000, 3)
+    cache = ColumnCache(ring)
+    written: dict[int, np.ndarray] = {}
+    first = head = 1000
+    for n, gap in blocks:
+        block = rng.normal(size=(n, 3)).astype(np.float32)
+        ring.write(head + gap, block)
+        for k in range(n):
+            written[head + gap + k] = block[k]
+        head += gap + n
+        stop = max(head, first + span)
+        start = stop - span
+        got = cache.columns(start, stop, columns)
+        scratch = minmax_columns(ring, start, stop, columns)
+        for a, b in zip(scratch, got, strict=True):
+            assert np.array_equal(a, b, equal_nan=True)
+        cols, lo, hi = got
+        size = int(cols[1] - cols[0]) if cols.size > 1 else max(1, stop - int(cols[0]))
+        held = {i: v for i, v in written.items() if i >= ring.oldest}
+        ref_lo, ref_hi = _reference_columns(held, int(cols[0]), size, len(cols), 3)
+        assert np.array_equal(lo, ref_lo, equal_nan=True)
+        assert np.array_equal(hi, ref_hi, equal_nan=True)
+        past = cols >= head
+        assert np.isnan(lo[past]).all() and np.isnan(hi[past]).all()
+
+
+def test_cache_computes_only_the_columns_that_gained_samples(monkeypatch):
+    """Scrolling by a few columns reads only those columns from the ring, not the window."""
+    from emgspasm.live import buffers
+
+    ring = SampleRing(30000, 2)
+    cache = ColumnCache(ring)
+    rng = np.random.default_rng(5)
+    ring.write(0, rng.normal(size=(20000, 2)).astype(np.float32))
+    cache.columns(0, 20000, 1000)  # size 20: 1000 columns, all computed once
+    read: list[int] = []
+    real = buffers.minmax_columns
+
+    def counting(ring, start, stop, columns):
+        read.append(stop - start)
+        return real(ring, start, stop, columns)
+
+    monkeypatch.setattr(buffers, "minmax_columns", counting)
+    ring.write(20000, rng.normal(size=(50, 2)).astype(np.float32))
+    got = cache.columns(50, 20050, 1000)
+    assert read == [60]  # the three columns holding the 50 new samples
+    for a, b in zip(real(ring, 50, 20050, 1000), got, strict=True):
+        assert np.array_equal(a, b, equal_nan=True)
+
+
+def test_interleave_of_all_channels_gives_one_contiguous_row_per_channel():
+    first = np.array([0, 4, 8])
+    lo = np.array([[-1.0, -10.0], [-2.0, -20.0], [np.nan, np.nan]])
+    hi = np.array([[1.0, 10.0], [2.0, 20.0], [np.nan, np.nan]])
+    x, y = interleave(first, lo, hi, 2.0, 4)
+    assert y.shape == (2, 6) and y[1].flags.c_contiguous
+    for c in range(2):
+        xc, yc = interleave(first, lo[:, c], hi[:, c], 2.0, 4)
+        assert np.array_equal(x, xc) and np.array_equal(y[c], yc, equal_nan=True)
 
 
 # -- sources -------------------------------------------------------------------------------------

@@ -11,6 +11,8 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+import numpy as np  # noqa: E402
+import pyqtgraph as pg  # noqa: E402
 import pytest  # noqa: E402
 
 pytest.importorskip("pytestqt")
@@ -18,7 +20,9 @@ pytest.importorskip("pytestqt")
 from pyqtgraph.Qt import QtCore  # noqa: E402
 
 from emgspasm.config import profile  # noqa: E402
+from emgspasm.frames import Episode  # noqa: E402
 from emgspasm.io import read_recording  # noqa: E402
+from emgspasm.live.buffers import column_size  # noqa: E402
 from emgspasm.live.log import MARKER, LiveEpisodeLog  # noqa: E402
 from emgspasm.live.sources import ReplaySource  # noqa: E402
 from emgspasm.live.table import EpisodeTableModel  # noqa: E402
@@ -174,6 +178,83 @@ def test_window_scale_and_channel_controls(live, qtbot):
     window.set_channel_visible(1, False)  # the last one shown stays
     assert strips[1].visible and not strips[0].visible
     assert window.channel_actions[1].isChecked()
+
+
+def _drawn_reference(window: LiveWindow, channel: int):
+    """What the strip of ``channel`` should draw, from scratch: min and max of every pixel
+    column of the rings over the window, the envelope's maximum per column in log10."""
+    fs, head = window.fs, window.head
+    span = int(round(window.window_s * fs))
+    stop = max(head, window.first_sample + span)
+    columns = window.plots.strips[0].columns()
+    size = column_size(span, columns)
+    a = ((stop - span) // size) * size
+    k = -(-(head - a) // size)  # columns up to the newest sample
+    trace = window.trace_ring.read(a, a + k * size)[:, channel].reshape(k, size)
+    env = window.env_ring.read(a, a + k * size)[:, channel].reshape(k, size)
+    y = np.empty(2 * k)
+    # The newest column is partly filled (NaN past the newest sample).
+    y[0::2], y[1::2] = np.nanmin(trace, axis=1), np.nanmax(trace, axis=1)
+    x = np.repeat((a + size * np.arange(k) + 0.5 * size - stop) / fs, 2)
+    rest = float(window.rest[channel])
+    env_y = np.log10(np.maximum(np.nanmax(env, axis=1), rest / 10))
+    return x, y, x[0::2], env_y
+
+
+def test_curves_drawn_equal_a_numpy_reference_while_filling_and_scrolling(live, qtbot):
+    """Columns computed a few at a time over many redraws draw the same curves as min/max of
+    the whole window computed at once: before the stream fills the window and after."""
+    rec = simulate("fasciculation", 30.0, fs=1000.0, seed=4, channels=2)
+    window = live(rec)  # a 10 s window
+    for upto in (6.0, 9.0, 14.0, 23.0):
+        _step(window, qtbot, upto)
+        qtbot.waitUntil(lambda: window.redraws > 2, timeout=20000)
+        window.redraw()
+        for c, strip in enumerate(window.plots.strips):
+            x, y, env_x, env_y = _drawn_reference(window, c)
+            got_x, got_y = strip.trace.data()
+            assert np.array_equal(got_x, x) and np.allclose(got_y, y, rtol=0, atol=1e-6)
+            got_x, got_y = strip.envelope.data()
+            assert np.array_equal(got_x, env_x) and np.allclose(got_y, env_y, atol=1e-9)
+            [run] = strip.trace.runs()  # no sample lost: one unbroken polyline
+            assert np.allclose(run[:, 1], y, atol=1e-6)
+
+
+def test_polyline_breaks_at_lost_samples_and_marks_sit_where_asked(qapp):
+    from emgspasm.live.plots import MarkItem, Polyline
+
+    line = Polyline(pg.mkPen("w"))
+    x = np.arange(10, dtype=float)
+    y = np.array([0, 1, np.nan, 3, 4, 5, np.nan, 7, np.nan, np.nan])
+    line.set_data(x, y)
+    runs = line.runs()
+    assert [r[:, 0].tolist() for r in runs] == [[0, 1], [3, 4, 5]]  # a lone point draws nothing
+    assert np.array_equal(runs[1][:, 1], [3, 4, 5])
+    line.set_data(x[:4], np.arange(4.0))  # fewer points, buffers reused
+    assert [r[:, 1].tolist() for r in line.runs()] == [[0, 1, 2, 3]]
+    line.set_data(x[:1], y[:1])
+    assert line.runs() == []
+
+    marks = MarkItem(pg.mkBrush("m"))
+    marks.set_points([-1.5, -0.5], [10.0, 20.0])
+    assert marks.points == [(-1.5, 10.0), (-0.5, 20.0)]
+
+
+def test_open_spasm_row_is_repainted_only_when_its_texts_change(qapp):
+    model = EpisodeTableModel()
+    changed: list[int] = []
+    model.dataChanged.connect(lambda top, *_: changed.append(top.row()))
+
+    def open_spasm(offset: int) -> Episode:
+        return Episode("spasm", "EMG1", 2000, offset, 2200, 2000.0, 300.0, 100.0, 5.0)
+
+    model.set_ongoing([open_spasm(4000)])  # a new row
+    model.set_ongoing([open_spasm(4040)])  # 1.02 s: still "1.0" s on screen
+    assert changed == [] and model.rows[0].duration_s == pytest.approx(1.02)
+    model.set_ongoing([open_spasm(4400)])  # 1.2 s
+    assert changed == [0]
+    model.add_episode(open_spasm(5000))  # final: same texts but no longer open
+    assert changed == [0, 0] and not model.rows[0].provisional
 
 
 def test_guard_keeps_none_alive_where_qt_leaks_references(qapp):

@@ -203,6 +203,13 @@ class Detector:
             return np.full(len(self.channels), np.nan)
         return np.sqrt(self._sf[:, K.SF_REST_P] / K.MEDIAN_CHI2)
 
+    def envelope_rest(self) -> np.ndarray:
+        """The current resting mean square of the envelope per channel: the level the envelope
+        is compared with (``on_ratio ** 2`` times it starts a burst)."""
+        if not self._ready:
+            return np.full(len(self.channels), np.nan)
+        return self._sf[:, K.SF_B2].copy()
+
     def process(self, frame: Frame) -> list[Episode]:
         """Take the next block of the stream; return the episodes that became final in it."""
         if self._closed:

@@ -123,16 +123,19 @@ def minmax_columns(
 def interleave(
     first: np.ndarray, lo: np.ndarray, hi: np.ndarray, fs: float, size: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """One channel's columns as a curve: x in seconds, y going min, max, min, max, ...
+    """Columns as curves: x in seconds, y going min, max, min, max, ...
 
     Both points of a column sit at its centre, so the curve is a vertical stroke per column
-    joined to its neighbours: what the samples would look like drawn one by one.
+    joined to its neighbours: what the samples would look like drawn one by one. ``lo`` and
+    ``hi`` are ``(k,)`` for one channel (y is then ``(2k,)``) or ``(k, channels)`` for all
+    channels at once (y is then ``(channels, 2k)``, one contiguous row per channel).
     """
     centre = (first + 0.5 * size) / fs
     x = np.repeat(centre, 2)
-    y = np.empty(2 * lo.shape[0], dtype=np.float64)
-    y[0::2] = lo
-    y[1::2] = hi
+    lo, hi = np.asarray(lo), np.asarray(hi)
+    y = np.empty((*lo.shape[1:], 2 * lo.shape[0]), dtype=np.float64)
+    y[..., 0::2] = lo.T
+    y[..., 1::2] = hi.T
     return x, y
 
 
@@ -158,7 +161,13 @@ class ColumnCache:
     def columns(
         self, start: int, stop: int, columns: int
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Same result as ``minmax_columns(ring, start, stop, columns)``."""
+        """Same result as ``minmax_columns(ring, start, stop, columns)``.
+
+        Only the columns that gained samples since the last call are computed: those from the
+        first incomplete one to the one holding the newest sample. Columns past the newest
+        sample (while the stream has not yet filled the window) are NaN without reading the
+        ring.
+        """
         size = column_size(stop - start, columns)
         j0 = start // size
         j1 = max(j0, math.ceil(stop / size))
@@ -172,15 +181,21 @@ class ColumnCache:
         if not self._from <= j0 <= self._to or j1 - self._to > self._cap - k:
             self._from = self._to = j0
         self._from = j0
-        todo = j1 - self._to
+        head = self.ring.head
+        jh = min(j1, max(j0, -(-head // size)))  # one past the column of the newest sample
+        todo = jh - self._to
         if todo > 0:
-            _, lo, hi = minmax_columns(self.ring, self._to * size, j1 * size, todo)
+            _, lo, hi = minmax_columns(self.ring, self._to * size, jh * size, todo)
             if lo.shape[0] != todo:  # pragma: no cover - column_size(todo*size, todo) == size
                 raise AssertionError("column alignment lost")
-            idx = np.arange(self._to, j1) % self._cap
+            idx = np.arange(self._to, jh) % self._cap
             self._lo[idx] = lo
             self._hi[idx] = hi
-            self._to = max(self._to, min(j1, self.ring.head // size))
+            self._to = max(self._to, min(jh, head // size))
         idx = np.arange(j0, j1) % self._cap
         first = size * np.arange(j0, j1, dtype=np.int64)
-        return first, self._lo[idx], self._hi[idx]
+        lo, hi = self._lo[idx], self._hi[idx]
+        if jh < j1:
+            lo[jh - j0 :] = np.nan
+            hi[jh - j0 :] = np.nan
+        return first, lo, hi

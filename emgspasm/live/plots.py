@@ -10,17 +10,24 @@
 Spasms are shaded across both panes: hatched amber while provisional (confirmed, still going
 on), solid red once final. Every x axis is the stream time in seconds, linked across channels.
 
-The items here only take data; deciding what to show is the window's business.
+The items here only take data; deciding what to show is the window's business. What changes at
+every frame (the curves, the fasciculation marks, the bands) is drawn by small items of this
+module rather than pyqtgraph's general ones: they take their data as it is, have the view's
+range as bounding box (the view clips them) and paint with a handful of QPainter calls, so a
+frame costs little more than the pixels it draws. The level axes, which change only with the
+scale, are cached as pixmaps.
 """
 
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Sequence
 
 import numpy as np
 import pyqtgraph as pg
-from pyqtgraph.Qt import QtCore, QtGui
+from pyqtgraph import functions as fn
+from pyqtgraph.Qt import QtCore, QtGui, QtWidgets
 
 BACKGROUND = "#11161c"
 TRACE = "#8ecae6"
@@ -93,6 +100,146 @@ class LevelAxis(pg.AxisItem):
         return [f"{10.0**v:g}" for v in values]
 
 
+class ViewSizedItem(pg.GraphicsObject):
+    """An item whose bounding box is the view's range: whatever it draws, the view clips.
+
+    Working out a tight bounding box (what pyqtgraph's items do several times per paint) costs
+    more than it saves for items that span the window anyway; this one is read once per range
+    change.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._rect = QtCore.QRectF()
+
+    def _view_rect(self) -> QtCore.QRectF:
+        vb = self.getViewBox()
+        if not isinstance(vb, pg.ViewBox):  # not (yet) in a view
+            return QtCore.QRectF()
+        (x0, x1), (y0, y1) = vb.viewRange()
+        return QtCore.QRectF(x0, y0, x1 - x0, y1 - y0)
+
+    def _refresh(self) -> None:
+        rect = self._view_rect()
+        if rect != self._rect:
+            self.prepareGeometryChange()
+            self._rect = rect
+        self.update()
+
+    def viewRangeChanged(self) -> None:  # noqa: N802 - Qt naming
+        self._refresh()
+
+    def boundingRect(self) -> QtCore.QRectF:  # noqa: N802 - Qt naming
+        return self._rect
+
+
+class Polyline(ViewSizedItem):
+    """A curve through ``(x, y)`` points in view coordinates, with one aliased cosmetic pen.
+
+    A NaN in ``y`` breaks the curve (as ``connect="finite"`` of pyqtgraph): every run of at
+    least two finite points is one ``drawPolyline``. The runs are QPolygonF buffers kept from
+    frame to frame and refilled in place (no Qt object is made per frame).
+    """
+
+    def __init__(self, pen: QtGui.QPen) -> None:
+        super().__init__()
+        self._pen = pen
+        self._pool: list[QtGui.QPolygonF] = []
+        self._runs = 0
+        self._x = np.zeros(0)
+        self._y = np.zeros(0)
+
+    def _fill(self, i: int, x: np.ndarray, y: np.ndarray) -> None:
+        if i == len(self._pool):
+            self._pool.append(QtGui.QPolygonF())
+        poly = self._pool[i]
+        poly.resize(len(y))
+        pts = fn.ndarray_from_qpolygonf(poly)
+        pts[:, 0] = x
+        pts[:, 1] = y
+
+    def set_data(self, x: np.ndarray, y: np.ndarray) -> None:
+        """Points ``(x[i], y[i])``; x must be finite, a NaN in y breaks the curve there."""
+        self._x, self._y = x, y
+        finite = np.isfinite(y)
+        if finite.all():
+            runs = [(0, len(y))] if len(y) >= 2 else []
+        else:
+            edges = np.flatnonzero(np.diff(finite.astype(np.int8), prepend=0, append=0))
+            runs = [(a, b) for a, b in zip(edges[0::2], edges[1::2], strict=True) if b - a >= 2]
+        for i, (a, b) in enumerate(runs):
+            self._fill(i, x[a:b], y[a:b])
+        self._runs = len(runs)
+        if self._rect.isNull():
+            self._refresh()
+        else:
+            self.update()
+
+    def data(self) -> tuple[np.ndarray, np.ndarray]:
+        """The ``x`` and ``y`` last given to :meth:`set_data`."""
+        return self._x, self._y
+
+    def runs(self) -> list[np.ndarray]:
+        """The polylines drawn, as ``(n, 2)`` arrays of points (copies)."""
+        return [fn.ndarray_from_qpolygonf(self._pool[i]).copy() for i in range(self._runs)]
+
+    def paint(self, p: QtGui.QPainter, *args) -> None:
+        if not self._runs:
+            return
+        p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, False)
+        p.setPen(self._pen)
+        for i in range(self._runs):
+            p.drawPolyline(self._pool[i])
+
+
+class MarkItem(ViewSizedItem):
+    """Downward triangles ``size`` pixels wide at points of the view (one brush, no outline),
+    as pyqtgraph's ``"t"`` scatter symbol draws them."""
+
+    def __init__(self, brush: QtGui.QBrush, size: float = 9.0) -> None:
+        super().__init__()
+        self._brush = brush
+        self._half = 0.5 * size
+        self._points: list[tuple[float, float]] = []
+
+    def set_points(self, x: Sequence[float], y: Sequence[float]) -> None:
+        points = [(float(a), float(b)) for a, b in zip(x, y, strict=True)]
+        if points == self._points:
+            return
+        self._points = points
+        if self._rect.isNull():
+            self._refresh()
+        else:
+            self.update()
+
+    @property
+    def points(self) -> list[tuple[float, float]]:
+        return list(self._points)
+
+    def paint(self, p: QtGui.QPainter, *args) -> None:
+        if not self._points:
+            return
+        transform = p.transform()
+        h = self._half
+        p.resetTransform()
+        p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, True)  # as the scatter symbols
+        p.setPen(QtCore.Qt.PenStyle.NoPen)
+        p.setBrush(self._brush)
+        for x, y in self._points:
+            c = transform.map(QtCore.QPointF(x, y))
+            cx, cy = c.x(), c.y()
+            p.drawPolygon(
+                QtGui.QPolygonF(
+                    [
+                        QtCore.QPointF(cx - h, cy - h),
+                        QtCore.QPointF(cx + h, cy - h),
+                        QtCore.QPointF(cx, cy + h),
+                    ]
+                )
+            )
+        p.setTransform(transform)
+
+
 class SpanItem(pg.GraphicsObject):
     """Vertical bands over the whole height of a view, at x spans; one brush and one pen.
 
@@ -157,6 +304,12 @@ def _hatched(rgba: tuple[int, int, int, int]) -> QtGui.QBrush:
     return brush
 
 
+def _cache(item: QtWidgets.QGraphicsItem) -> None:
+    """Keep ``item`` painted in a pixmap: something that changes rarely but lies in (or beside)
+    a pane repainted at every frame is then copied, not drawn again (text above all)."""
+    item.setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
+
+
 def _cosmetic(color, width: float = 1.0, style=QtCore.Qt.PenStyle.SolidLine) -> QtGui.QPen:
     pen = pg.mkPen(color, width=width, style=style)
     pen.setCosmetic(True)
@@ -218,10 +371,11 @@ class ChannelStrip:
             plot.addItem(final, ignoreBounds=True)
             plot.addItem(prov, ignoreBounds=True)
 
-        self.trace = pg.PlotCurveItem(pen=_cosmetic(TRACE, 1.0), connect="finite")
-        self.trace_plot.addItem(self.trace)
-        self.envelope = pg.PlotCurveItem(pen=_cosmetic(ENVELOPE, 1.2), connect="finite")
-        self.env_plot.addItem(self.envelope)
+        self.trace = Polyline(_cosmetic(TRACE, 1.0))
+        self.trace_plot.addItem(self.trace, ignoreBounds=True)
+        # A one-pixel pen: a wider aliased pen goes through Qt's stroker, several times slower.
+        self.envelope = Polyline(_cosmetic(ENVELOPE, 1.0))
+        self.env_plot.addItem(self.envelope, ignoreBounds=True)
         self.rest_line = pg.InfiniteLine(
             angle=0, pen=_cosmetic(REST, 1.0, QtCore.Qt.PenStyle.DashLine), movable=False
         )
@@ -242,13 +396,14 @@ class ChannelStrip:
         self.env_plot.addItem(self.rest_line, ignoreBounds=True)
         self.env_plot.addItem(self.threshold_line, ignoreBounds=True)
 
-        self.fasciculations = pg.ScatterPlotItem(
-            size=9, symbol="t", pen=None, brush=pg.mkBrush(FASCICULATION)
-        )
+        self.fasciculations = MarkItem(pg.mkBrush(FASCICULATION), size=9)
         self.trace_plot.addItem(self.fasciculations, ignoreBounds=True)
+        for plot in (self.trace_plot, self.env_plot):
+            axis = plot.getAxis("left")
+            _cache(axis)
+            _cache(axis.label)
         self._markers: list[tuple[pg.InfiniteLine, pg.InfiniteLine]] = []
         self._marker_state: list[tuple[float, str]] = []
-        self._fasc_shown = False
         self._trace_range: tuple[float, float] | None = None
         self._env_range: tuple[float, float] | None = None
         self.levels: tuple[float, float] | None = None
@@ -256,13 +411,11 @@ class ChannelStrip:
     # -- data ---------------------------------------------------------------------------------
 
     def set_trace(self, x: np.ndarray, y: np.ndarray) -> None:
-        self.trace.setData(x, y)
+        self.trace.set_data(x, y)
 
-    def set_envelope(self, x: np.ndarray, y: np.ndarray, floor: float) -> None:
-        """Envelope values (recording's unit); drawn as log10, never below ``floor``."""
-        with np.errstate(divide="ignore", invalid="ignore"):
-            logy = np.log10(np.maximum(y, floor))
-        self.envelope.setData(x, logy)
+    def set_log_envelope(self, x: np.ndarray, logy: np.ndarray) -> None:
+        """The envelope as log10 of its value in the recording's unit (the pane's log scale)."""
+        self.envelope.set_data(x, logy)
 
     def set_levels(self, rest: float, threshold: float) -> None:
         ok = math.isfinite(rest) and rest > 0 and math.isfinite(threshold) and threshold > 0
@@ -281,10 +434,7 @@ class ChannelStrip:
             item.set_spans(provisional)
 
     def set_fasciculations(self, x: Sequence[float], y: Sequence[float]) -> None:
-        if not len(x) and not self._fasc_shown:
-            return
-        self._fasc_shown = len(x) > 0
-        self.fasciculations.setData(x=list(x), y=list(y))
+        self.fasciculations.set_points(x, y)
 
     def set_markers(self, markers: Sequence[tuple[float, str]], labelled: bool) -> None:
         """Vertical lines at marker times (labelled in the top channel only)."""
@@ -363,6 +513,8 @@ class PlotArea(pg.GraphicsLayoutWidget):
         """Times the plots have been painted."""
         self.frames = 0
         """Paints that showed a new redraw (what the frame rate counts)."""
+        self.paint_seconds = 0.0
+        """Wall-clock time spent painting the plots."""
         self._fresh = False
         self._window_s: float | None = None
 
@@ -412,8 +564,10 @@ class PlotArea(pg.GraphicsLayoutWidget):
         self._fresh = True
 
     def paintEvent(self, ev) -> None:  # noqa: N802 - Qt naming
+        t0 = time.perf_counter()
         self.paints += 1
         if self._fresh:
             self.frames += 1
             self._fresh = False
         super().paintEvent(ev)
+        self.paint_seconds += time.perf_counter() - t0

@@ -130,8 +130,14 @@ class EpisodeTableModel(QtCore.QAbstractTableModel):
         return n
 
     def _replace(self, i: int, row: Row) -> None:
-        self.rows[i] = row
-        self.dataChanged.emit(self.index(i, 0), self.index(i, len(HEADERS) - 1))
+        """Put ``row`` in place of row ``i``; the view repaints it only if what it shows
+        changed (an open spasm is updated with every Frame, its texts ten times a second)."""
+        old, self.rows[i] = self.rows[i], row
+        if self._shown(old) != self._shown(row):
+            self.dataChanged.emit(self.index(i, 0), self.index(i, len(HEADERS) - 1))
+
+    def _shown(self, row: Row) -> tuple:
+        return (row.kind, row.provisional, *(self.text(row, c) for c in range(len(HEADERS))))
 
     def add_episode(self, ep: Episode) -> None:
         """A final episode: a new row, or the end of the spasm row already open."""

@@ -19,10 +19,9 @@ sample files), as RMS amplitudes of the filtered trace:
   crosses the drawn threshold exactly when the detector's activity test passes (up to the rest
   level being read once per Frame), while staying in the same unit as the trace beside it.
 
-The detector's resting level of its envelope is not public; :func:`detector_levels` reads it in
-one place. Should it be unavailable, the tap falls back to the plain moving RMS of the
-filtered trace (``envelope_mode == "rms"``), which sits a little higher than the detector's
-envelope on heartbeats and movement remnants.
+While the detector is still learning its resting levels (the opening second), the tap falls
+back to the plain moving RMS of the filtered trace (``envelope_mode == "rms"``), which sits a
+little higher than the detector's envelope on heartbeats and movement remnants.
 
 Quality per channel (:class:`ChannelQuality`): clipping (samples at the configured clip level,
 or repeated samples at the extreme of what the channel has reached when no clip level is set),
@@ -89,21 +88,14 @@ class DisplayBlock:
 def detector_levels(detector: Detector) -> tuple[np.ndarray, np.ndarray | None]:
     """The Detector's resting levels per channel: ``(rest_rms, envelope_rest)``.
 
-    ``rest_rms`` is the public ``baseline_rms()``. ``envelope_rest`` is the resting mean
-    square of the detector's envelope, which the detector compares its envelope with
-    (``on_ratio ** 2`` times it starts activity); it is internal state of the Detector, read
-    here and only here, and None when it cannot be read.
+    ``envelope_rest`` is the resting mean square of the detector's envelope, which the detector
+    compares its envelope with; None while the detector is still learning it.
     """
     rest = np.asarray(detector.baseline_rms(), dtype=np.float64)
-    try:
-        from ..detect import kernel as K
-
-        env_rest = np.asarray(detector._sf[:, K.SF_B2], dtype=np.float64)  # noqa: SLF001
-    except (AttributeError, ImportError, IndexError, TypeError):
+    env_rest = detector.envelope_rest()
+    if env_rest.shape != rest.shape or not np.all(np.isfinite(env_rest)):
         return rest, None
-    if env_rest.shape != rest.shape:
-        return rest, None
-    return rest, env_rest.copy()
+    return rest, env_rest
 
 
 class DisplayTap:

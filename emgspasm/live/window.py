@@ -3,9 +3,10 @@
 The window owns no acquisition: a :class:`~.worker.LiveWorker` does that in its own thread.
 A timer (about 30 times a second) takes everything the worker has queued, files it (rings of
 the last minute of display signals, episodes, the spasms still open, quality) and redraws the
-plots from it, decimated to two points per pixel column. Pausing stops the redrawing only:
-the worker keeps acquiring and detecting, and the table, the counts and the status bar keep
-filling, so resuming jumps back to live.
+plots from it, decimated to two points per pixel column (only the columns that gained samples
+are computed; see :class:`~.buffers.ColumnCache`). The status bar and the rates follow at
+:data:`TEXT_HZ`. Pausing stops the redrawing only: the worker keeps acquiring and detecting,
+and the table, the counts and the status bar keep filling, so resuming jumps back to live.
 
 Markers ("stretching", "voluntary", free text; buttons and hot keys S, V, N) are
 :class:`~emgspasm.frames.Annotation` objects at the stream time of the newest sample; they go
@@ -26,6 +27,7 @@ from pyqtgraph.Qt import QtCore, QtGui, QtWidgets
 
 from ..errors import RecordingError
 from ..frames import Annotation, Episode
+from ..private_files import write_private_bytes
 from .buffers import ColumnCache, SampleRing, column_size, interleave
 from .log import PRESET_MARKERS, marker
 from .plots import (
@@ -50,6 +52,9 @@ WINDOW_MIN_S = 5.0
 WINDOW_MAX_S = 60.0
 DEFAULT_WINDOW_S = 30.0
 FPS = 30.0
+TEXT_HZ = 4.0
+"""Refresh rate of the status bar and the rates beside the table: text that changes at every
+frame (a rate, a level) is unreadable, and setting a label's text re-lays out its panel."""
 RING_S = WINDOW_MAX_S + 2.0
 """Seconds of display signal kept: the widest window and a little more."""
 
@@ -131,6 +136,8 @@ class LiveWindow(QtWidgets.QMainWindow):
         self.scale_fixed: float | None = None
         self.redraws = 0
         self.redraw_seconds = 0.0
+        self._texts_shown = -math.inf
+        self._finished_shown = False
 
         self._build_controls()
         self._build_body()
@@ -355,17 +362,29 @@ class LiveWindow(QtWidgets.QMainWindow):
     # -- taking data ----------------------------------------------------------------------------
 
     def tick(self) -> None:
-        """Take what the worker queued, redraw (unless paused), refresh the status bar."""
+        """Take what the worker queued, redraw (unless paused); the status bar and the counts
+        follow at :data:`TEXT_HZ` (and at once when the stream ends)."""
         messages = self.worker.drain()
         if messages:
             self.ingest(messages)
         if not self.paused:
             self.redraw()
-        self._show_status()
+        now = time.monotonic()
+        if now - self._texts_shown >= 1.0 / TEXT_HZ or self.finished != self._finished_shown:
+            self._texts_shown = now
+            self._finished_shown = self.finished
+            self._show_counts()
+            self._show_status()
 
     def ingest(self, messages: Sequence[Update | Finished]) -> None:
-        """File the worker's messages: display signals, episodes, open spasms, the end."""
+        """File the worker's messages: display signals, episodes, open spasms, the end.
+
+        The table takes new rows at once; the counts beside it change at once when a number
+        changes (the rates are refreshed with the status bar, see :meth:`tick`).
+        """
         follow = self._table_at_bottom()
+        rows = self.model.rowCount()
+        counted = (self.n_spasms + len(self.ongoing), self.n_fasciculations)
         for msg in messages:
             if isinstance(msg, Finished):
                 self.finished = True
@@ -380,14 +399,18 @@ class LiveWindow(QtWidgets.QMainWindow):
                 self.model.set_ongoing(msg.ongoing)
             if msg.blocks:
                 self.last_data = msg.arrived
-        if follow:
+        if follow and self.model.rowCount() != rows:
             self._follow_table()
+        if (self.n_spasms + len(self.ongoing), self.n_fasciculations) != counted:
+            self._show_counts()
+
+    def _show_counts(self) -> None:
         elapsed = 0.0
         if self.head is not None and self.first_sample is not None and self.fs:
             elapsed = (self.head - self.first_sample) / self.fs
-        self.counts.setText(
-            rates_text(self.n_spasms + len(self.ongoing), self.n_fasciculations, elapsed)
-        )
+        text = rates_text(self.n_spasms + len(self.ongoing), self.n_fasciculations, elapsed)
+        if text != self.counts.text():
+            self.counts.setText(text)
 
     def _take_block(self, block: DisplayBlock, channels: tuple[str, ...]) -> None:
         if self.trace_ring is None:
@@ -433,7 +456,9 @@ class LiveWindow(QtWidgets.QMainWindow):
 
         x coordinates are seconds relative to the right edge of the view, which is the newest
         sample once the stream fills the window (see :class:`~.plots.StreamTimeAxis`); the time
-        axis labels them in stream time.
+        axis labels them in stream time. The columns, curves and ranges of all channels are
+        worked out together (one numpy operation each, not one per channel); then each shown
+        strip takes its rows.
         """
         strips = self.plots.strips
         if not strips or self.head is None or self.trace_columns is None or not self.fs:
@@ -453,22 +478,31 @@ class LiveWindow(QtWidgets.QMainWindow):
         size = column_size(stop - start, columns)
         cols, lo, hi = self.trace_columns.columns(start, stop, columns)
         _, _, env_hi = self.env_columns.columns(start, stop, columns)
-        rel_first = cols - stop
-        centres = (rel_first + 0.5 * size) / fs
+        # Columns past the newest sample are empty (NaN) until the stream fills the window.
+        k = min(len(cols), max(0, -(-(self.head - int(cols[0])) // size))) if len(cols) else 0
+        cols, lo, hi, env_hi = cols[:k], lo[:k], hi[:k], env_hi[:k]
+        centres = (cols - stop + 0.5 * size) / fs
+        trace_x, trace_y = interleave(cols - stop, lo, hi, fs, size)
+        nch = lo.shape[1]
+        rest = self.rest if self.rest.size == nch else np.full(nch, np.nan)
+        thr = self.threshold if self.threshold.size == nch else np.full(nch, np.nan)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            floor = np.where(rest > 0, rest / 10, 1e-3)
+            env_y = np.log10(np.maximum(env_hi, floor)).T.copy()
+            peaks = np.fmax(np.fmax.reduce(np.abs(lo), axis=0), np.fmax.reduce(np.abs(hi), axis=0))
+            tops = np.fmax.reduce(env_hi, axis=0)
+        if k == 0:
+            peaks = tops = np.full(nch, np.nan)
         shown = [i for i, s in enumerate(strips) if s.visible]
         marks = [(a.onset_s - now, a.description) for a in self.markers if a.onset_s >= x0]
         for n, i in enumerate(shown):
             strip = strips[i]
             name = self.channels[i]
-            x, y = interleave(rel_first, lo[:, i], hi[:, i], fs, size)
-            strip.set_trace(x, y)
-            rest = float(self.rest[i]) if self.rest.size else float("nan")
-            thr = float(self.threshold[i]) if self.threshold.size else float("nan")
-            floor = rest / 10 if rest > 0 else 1e-3
-            strip.set_envelope(centres, env_hi[:, i], floor)
-            strip.set_levels(rest, thr)
-            ymax = self._trace_range(strip, lo[:, i], hi[:, i])
-            self._env_range(strip, env_hi[:, i], rest, thr)
+            strip.set_trace(trace_x, trace_y[i])
+            strip.set_log_envelope(centres, env_y[i])
+            strip.set_levels(float(rest[i]), float(thr[i]))
+            ymax = self._trace_range(strip, float(peaks[i]))
+            self._env_range(strip, float(tops[i]), float(rest[i]), float(thr[i]))
             final, provisional = self._spans(name, x0, self.head / fs)
             strip.set_spans(
                 [(a - now, b - now) for a, b in final], [(a - now, b - now) for a, b in provisional]
@@ -480,12 +514,11 @@ class LiveWindow(QtWidgets.QMainWindow):
         self.redraws += 1
         self.redraw_seconds += time.perf_counter() - t0
 
-    def _trace_range(self, strip, lo: np.ndarray, hi: np.ndarray) -> float:
+    def _trace_range(self, strip, peak: float) -> float:
+        """Set the trace pane's range for a largest absolute value ``peak``; returns its top."""
         if self.scale_fixed is not None:
             m = self.scale_fixed
         else:
-            with np.errstate(invalid="ignore"):
-                peak = float(np.nanmax(np.abs(np.concatenate([lo, hi])))) if lo.size else 0.0
             if not math.isfinite(peak) or peak <= 0:
                 peak = 1.0
             current = strip.trace_range[1] if strip.trace_range else 0.0
@@ -495,11 +528,12 @@ class LiveWindow(QtWidgets.QMainWindow):
         strip.set_trace_range(-m, m)
         return m
 
-    def _env_range(self, strip, env: np.ndarray, rest: float, thr: float) -> None:
+    def _env_range(self, strip, top: float, rest: float, thr: float) -> None:
+        """Set the envelope pane's range for an envelope reaching ``top`` (NaN: none)."""
         if not (rest > 0 and thr > 0):
             return
-        with np.errstate(invalid="ignore"):
-            top = float(np.nanmax(env)) if np.isfinite(env).any() else thr
+        if not math.isfinite(top):
+            top = thr
         top = max(top, thr * 2.0)
         lo = 10 ** math.floor(math.log10(rest / 3.0))
         hi = 10 ** math.ceil(math.log10(top * 1.2))
@@ -544,10 +578,20 @@ class LiveWindow(QtWidgets.QMainWindow):
         """Draw now and save the window as an image (PNG by extension); returns its size."""
         self.tick()
         self.redraw()
+        self._show_counts()
+        self._show_status()
         QtWidgets.QApplication.processEvents()
         picture = self.grab()
-        if picture.isNull() or not picture.save(str(path)):
-            raise RecordingError(f"cannot write screenshot {path}")
+        data = QtCore.QByteArray()
+        buffer = QtCore.QBuffer(data)
+        buffer.open(QtCore.QIODevice.OpenModeFlag.WriteOnly)
+        fmt = Path(path).suffix.lstrip(".").upper() or "PNG"
+        if picture.isNull() or not picture.save(buffer, fmt):
+            raise RecordingError(f"cannot draw screenshot {path}")
+        try:
+            write_private_bytes(path, bytes(data.data()))
+        except OSError as exc:
+            raise RecordingError(f"cannot write screenshot {path}: {exc.strerror}") from None
         return picture.width(), picture.height()
 
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802 - Qt naming
