@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -471,9 +472,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    """Run one command; every failure a user can cause becomes one line on stderr and the exit
+    code of its kind (see :mod:`emgspasm.errors`). Set ``EMGSPASM_DEBUG=1`` to get the traceback
+    of an unexpected error instead of its one line."""
     try:
+        args = build_parser().parse_args(argv)
         return int(args.func(args) or 0)
     except EmgSpasmError as exc:
         print(f"emgspasm: error: {exc}", file=sys.stderr)
@@ -484,6 +487,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         where = f" {exc.filename}" if exc.filename else ""
         print(f"emgspasm: error:{where}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:
+        if os.environ.get("EMGSPASM_DEBUG"):
+            raise
+        print(
+            f"emgspasm: internal error: {type(exc).__name__}: {exc}; please report it (run again "
+            "with EMGSPASM_DEBUG=1 for the details)",
+            file=sys.stderr,
+        )
         return 1
 
 

@@ -7,6 +7,10 @@ level, so one configuration works at any sample rate (200 Hz to 4 kHz) and in an
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import math
+import numbers
+import re
 import sys
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -87,32 +91,48 @@ class DetectorConfig:
         self.validate()
 
     def validate(self) -> None:
-        """Raise ConfigError naming the first value that cannot work."""
+        """Raise ConfigError naming the first value that cannot work (wrong type, not finite,
+        out of range)."""
+        for item in fields(self):
+            _check_type(item.name, getattr(self, item.name))
         if self.mains not in MAINS_CHOICES:
             raise ConfigError(
-                f"mains must be one of {', '.join(MAINS_CHOICES)}, not {self.mains!r}"
+                f"mains must be one of {', '.join(MAINS_CHOICES)}, not {self.mains!r}", key="mains"
             )
         positive = (
             "band_low_hz band_high_hz notch_q envelope_window_s baseline_tau_s "
             "baseline_creep_tau_s on_ratio off_ratio onset_ratio min_duration_s fasc_ratio "
-            "fasc_max_width_s activity_run_s blip_gap_s flat_min_s"
+            "fasc_max_width_s activity_run_s blip_gap_s flat_ratio flat_min_s "
+            "ecg_min_interval_s ecg_max_interval_s"
         ).split()
         for name in positive:
             value = getattr(self, name)
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or not value > 0:
-                raise ConfigError(f"{name} must be a positive number, not {value!r}")
+            if not value > 0:
+                raise ConfigError(f"{name} must be a positive number, not {value!r}", key=name)
         if not self.band_low_hz < self.band_high_hz:
-            raise ConfigError("band_low_hz must be below band_high_hz")
-        if not 1 <= int(self.band_order) <= 8:
-            raise ConfigError("band_order must be between 1 and 8")
+            raise ConfigError("band_low_hz must be below band_high_hz", key="band_low_hz")
+        if not 1 <= self.band_order <= 8:
+            raise ConfigError("band_order must be between 1 and 8", key="band_order")
+        if not 1 <= self.mains_harmonics <= MAX_HARMONIC:
+            raise ConfigError(
+                f"mains_harmonics must be between 1 and {MAX_HARMONIC}", key="mains_harmonics"
+            )
         if not self.off_ratio <= self.on_ratio:
-            raise ConfigError("off_ratio must not exceed on_ratio")
+            raise ConfigError("off_ratio must not exceed on_ratio", key="off_ratio")
         if not 0 < self.min_active_fraction <= 1:
-            raise ConfigError("min_active_fraction must be in (0, 1]")
-        if self.max_dropout_s < 0 or self.fasc_guard_s < 0 or self.baseline_startup_s < 0:
-            raise ConfigError("durations must not be negative")
+            raise ConfigError("min_active_fraction must be in (0, 1]", key="min_active_fraction")
+        for name in ("max_dropout_s", "fasc_guard_s", "baseline_startup_s"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must not be negative (durations)", key=name)
+        for name in ("ecg_interval_tolerance", "ecg_amplitude_tolerance"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ConfigError(f"{name} must be in [0, 1] (a fraction)", key=name)
+        if not self.ecg_min_interval_s < self.ecg_max_interval_s:
+            raise ConfigError(
+                "ecg_min_interval_s must be below ecg_max_interval_s", key="ecg_min_interval_s"
+            )
         if self.clip_level is not None and not self.clip_level > 0:
-            raise ConfigError("clip_level must be positive when given")
+            raise ConfigError("clip_level must be positive when given", key="clip_level")
 
     def replace(self, **changes: Any) -> DetectorConfig:
         return dataclasses.replace(self, **changes)
@@ -126,11 +146,19 @@ class DetectorConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DetectorConfig:
-        known = {f.name for f in fields(cls)}
+        known = [f.name for f in fields(cls)]
         unknown = sorted(set(data) - set(known))
         if unknown:
-            raise ConfigError(f"unknown configuration keys: {', '.join(unknown)}")
-        base = profile(str(data.get("profile", "night")))
+            hints = [
+                f"{key} (did you mean {close[0]}?)" if close else key
+                for key in unknown
+                for close in [difflib.get_close_matches(key, known, n=1)]
+            ]
+            raise ConfigError(f"unknown configuration keys: {', '.join(hints)}", key=unknown[0])
+        chosen = data.get("profile", "night")
+        if not isinstance(chosen, str):
+            raise ConfigError(f"profile must be text, not {chosen!r}", key="profile")
+        base = profile(chosen)
         try:
             return dataclasses.replace(base, **data)
         except TypeError as exc:  # pragma: no cover - guarded by the key check
@@ -138,10 +166,20 @@ class DetectorConfig:
 
     @classmethod
     def from_toml(cls, path: str | Path) -> DetectorConfig:
+        """Read a configuration file: a ``[detector]`` table (or bare keys) of
+        :class:`DetectorConfig` fields. Errors name the file and, where known, the line."""
         try:
-            data = tomllib.loads(Path(path).read_text())
+            raw = Path(path).read_bytes()
         except OSError as exc:
             raise ConfigError(f"cannot read configuration {path}: {exc.strerror}") from exc
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(
+                f"{path}: not valid TOML (byte {exc.start} is not UTF-8 text)"
+            ) from None
+        try:
+            data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
         section = data.get("detector", data)
@@ -150,7 +188,37 @@ class DetectorConfig:
         try:
             return cls.from_dict(section)
         except ConfigError as exc:
-            raise ConfigError(f"{path}: {exc}") from exc
+            line = _line_of(text, exc.key) if exc.key else None
+            where = f"{path}, line {line}" if line else str(path)
+            raise ConfigError(f"{where}: {exc}", key=exc.key) from None
+
+
+MAX_HARMONIC = 15
+_TEXT = ("profile", "mains")
+_WHOLE = ("band_order", "mains_harmonics")
+_OPTIONAL = ("clip_level",)
+
+
+def _check_type(name: str, value: object) -> None:
+    """Raise ConfigError unless ``value`` has the kind a field ``name`` needs."""
+    if name in _TEXT:
+        if not isinstance(value, str):
+            raise ConfigError(f"{name} must be text, not {value!r}", key=name)
+    elif value is None and name in _OPTIONAL:
+        return
+    elif isinstance(value, bool) or not isinstance(value, numbers.Real):
+        kind = "a whole number" if name in _WHOLE else "a number"
+        raise ConfigError(f"{name} must be {kind}, not {value!r}", key=name)
+    elif name in _WHOLE and not isinstance(value, numbers.Integral):
+        raise ConfigError(f"{name} must be a whole number, not {value!r}", key=name)
+    elif not math.isfinite(value):
+        raise ConfigError(f"{name} must be a finite number, not {value!r}", key=name)
+
+
+def _line_of(text: str, key: str) -> int | None:
+    """The line (from 1) of a TOML text that sets ``key``, if one does."""
+    found = re.search(rf"^[ \t]*[\"']?{re.escape(key)}[\"']?[ \t]*=", text, re.MULTILINE)
+    return text.count("\n", 0, found.start()) + 1 if found else None
 
 
 PROFILES: dict[str, DetectorConfig] = {

@@ -20,9 +20,17 @@ class RecordingError(EmgSpasmError):
 
 
 class ConfigError(EmgSpasmError):
-    """A configuration value or file is invalid."""
+    """A configuration value or file is invalid.
+
+    ``key`` names the configuration key at fault when there is one, so that a message about a
+    file can point at the line that sets it.
+    """
 
     exit_code = 3
+
+    def __init__(self, message: str, *, key: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
 
 
 class ProtocolError(EmgSpasmError):

@@ -1,10 +1,16 @@
-"""Random, truncated and bit-flipped notifications: decoders raise ProtocolError and nothing else.
+"""Random, truncated, oversized and bit-flipped notifications: decoders raise ProtocolError and
+nothing else.
 
 A decoder that meets garbage must say so with :class:`emgspasm.errors.ProtocolError` (which the
-client logs and skips) and must not have changed its state, so the stream continues correctly.
+client logs and skips) and must not have changed its state, so the stream continues correctly:
+every check below compares the decoder's whole state before and after a refused notification.
+The bulk run of a million notifications per decoder is in ``test_fuzz_decoders.py``.
 """
 
 from __future__ import annotations
+
+import pickle
+from collections.abc import Callable
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
@@ -87,13 +93,19 @@ def mangled(valid: st.SearchStrategy[bytes]) -> st.SearchStrategy[bytes]:
             st.integers(0, 10**6),
             st.binary(min_size=1, max_size=8),
         ),
+        st.builds(lambda data, n: data * n, valid, st.integers(2, 40)),  # oversized, up to KiBs
     )
 
 
-def check(decode, data: bytes) -> None:
+def check(decoder: object, decode: Callable[[bytes], DecodedPacket], data: bytes) -> None:
+    """``decode(data)`` returns a sane packet, or raises ProtocolError leaving ``decoder`` as it
+    was (its pickled state, counters and last samples included, is compared)."""
+    before = pickle.dumps(decoder)
     try:
         packet = decode(data)
-    except ProtocolError:
+    except ProtocolError as exc:
+        assert str(exc)
+        assert pickle.dumps(decoder) == before, f"refusing {data!r} changed the decoder"
         return
     assert isinstance(packet, DecodedPacket)
     assert packet.samples.dtype == np.float32 and packet.samples.ndim == 2
@@ -106,7 +118,7 @@ def check(decode, data: bytes) -> None:
 def test_bridge_decoder(notifications: list[bytes]) -> None:
     decoder = BridgeProfile(StreamInfo(channels=2, rate_hz=1000)).decoder()
     for data in notifications:
-        check(decoder.decode, data)
+        check(decoder, decoder.decode, data)
 
 
 @FUZZ
@@ -163,7 +175,11 @@ def test_bridge_garbage_does_not_disturb_a_valid_stream(garbage: list[bytes], fi
 def test_myo_decoder(notifications: list[bytes], rotation: bool) -> None:
     decoder = MyoProfile(check_rotation=rotation).decoder()
     for k, data in enumerate(notifications):
-        check(lambda d, k=k: decoder.decode(d, characteristic=EMG_CHARACTERISTICS[k % 4]), data)
+        check(
+            decoder,
+            lambda d, k=k: decoder.decode(d, characteristic=EMG_CHARACTERISTICS[k % 4]),
+            data,
+        )
 
 
 @FUZZ
@@ -171,7 +187,7 @@ def test_myo_decoder(notifications: list[bytes], rotation: bool) -> None:
 def test_ganglion_decoder(notifications: list[bytes], firmware: int) -> None:
     decoder = GanglionProfile(firmware=firmware).decoder()
     for data in notifications:
-        check(decoder.decode, data)
+        check(decoder, decoder.decode, data)
 
 
 @FUZZ
@@ -182,7 +198,7 @@ def test_ganglion_decoder(notifications: list[bytes], firmware: int) -> None:
 def test_myoware_decoder(notifications: list[bytes], variant: str) -> None:
     decoder = MyoWareProfile(variant=variant).decoder()
     for k, data in enumerate(notifications):
-        check(lambda d, k=k: decoder.decode(d, host_time=1000.0 + 0.013 * k), data)
+        check(decoder, lambda d, k=k: decoder.decode(d, host_time=1000.0 + 0.013 * k), data)
 
 
 @FUZZ
@@ -198,3 +214,39 @@ def test_profile_setup_values(data: bytes) -> None:
             parse(data)
         except ProtocolError:
             pass
+
+
+@FUZZ
+@given(
+    st.lists(st.tuples(myoware_notifications(), st.floats()), min_size=1, max_size=12),
+    st.sampled_from(["shield", "uart"]),
+)
+def test_myoware_host_times(readings: list[tuple[bytes, float]], variant: str) -> None:
+    """Arrival times that are NaN, infinite, huge or running backwards are refused, not
+    resampled into a grid of billions of points."""
+    decoder = MyoWareProfile(variant=variant).decoder()
+    for data, host_time in readings:
+        if variant == "uart" and not data.endswith(b"\n"):
+            data = data + b"," + data + b"\n"
+        elif variant == "shield" and data.endswith(b"\n"):
+            data = data.split(b",")[0]
+        check(decoder, lambda d, t=host_time: decoder.decode(d, host_time=t), data)
+
+
+@FUZZ
+@given(
+    st.lists(
+        st.tuples(
+            mangled(st.binary(min_size=16, max_size=16)),
+            st.one_of(st.none(), st.sampled_from(EMG_CHARACTERISTICS), st.text(max_size=40)),
+        ),
+        min_size=1,
+        max_size=10,
+    ),
+    st.booleans(),
+)
+def test_myo_characteristics(notifications: list[tuple[bytes, str | None]], rotation: bool) -> None:
+    """A notification on no characteristic or a foreign one is refused without a trace."""
+    decoder = MyoProfile(check_rotation=rotation).decoder()
+    for data, characteristic in notifications:
+        check(decoder, lambda d, c=characteristic: decoder.decode(d, characteristic=c), data)

@@ -17,6 +17,11 @@ Formats (:data:`FORMATS`):
 A text file with corrupt lines is refused with one message naming them, unless
 ``skip_bad_lines`` is set: then the lost samples are marked as gaps (NaN in a Recording, absent
 from Frames) and the header notes say which lines were skipped. Nothing is invented or closed up.
+
+A damaged file of any format is refused with one :class:`~emgspasm.errors.RecordingError` that
+says where (line, byte, header field), never with another exception; counts a header claims
+(samples, records, sequence numbers, time jumps) are checked against what the file can hold
+before anything is allocated.
 """
 
 from __future__ import annotations

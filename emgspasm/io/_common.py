@@ -13,6 +13,8 @@ from ..frames import Gap
 
 MAX_FS = 100_000.0
 """Highest sample rate a reader accepts; anything above is taken for a mistake, not a recording."""
+MIN_FS = 1.0
+"""Lowest sample rate a reader accepts: below 1 Hz nothing of an EMG signal is left."""
 
 
 def display_name(path: str | os.PathLike[str]) -> str:
@@ -26,9 +28,9 @@ def check_fs(fs: float, where: str) -> float:
         value = float(fs)
     except (TypeError, ValueError):
         raise RecordingError(f"{where}: sample rate {fs!r} is not a number") from None
-    if not math.isfinite(value) or value <= 0 or value > MAX_FS:
+    if not math.isfinite(value) or value < MIN_FS or value > MAX_FS:
         raise RecordingError(
-            f"{where}: sample rate {value:g} Hz is not plausible (must be above 0 and at most "
+            f"{where}: sample rate {value:g} Hz is not plausible (must be {MIN_FS:g} to "
             f"{MAX_FS:g} Hz)"
         )
     return value

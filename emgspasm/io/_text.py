@@ -2,10 +2,10 @@
 
 Text recordings found in the wild contain corrupt lines (stray bytes, merged numbers, a trailing
 ``/``). Files are read as bytes, so no encoding can make a reader crash, and every line is checked
-against a strict pattern for its format. A line that does not match, or holds NaN or infinity, is a
-*bad line*: by default the whole file is refused with one message that names the first few; when
-the caller asks to skip them, the remaining rows come back with their positions so the skipped
-samples can be marked as gaps instead of being closed up.
+against a strict pattern for its format. A line that does not match, or holds NaN, infinity or a
+number too large for a float32 sample, is a *bad line*: by default the whole file is refused with
+one message that names the first few; when the caller asks to skip them, the remaining rows come
+back with their positions so the skipped samples can be marked as gaps instead of being closed up.
 """
 
 from __future__ import annotations
@@ -24,6 +24,9 @@ NUMBER = rb"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
 """A decimal number as written by recording software (no NaN, no infinity, no digit grouping)."""
 
 INTEGER = rb"[-+]?\d+"
+
+LARGEST = float(np.finfo(np.float32).max)
+"""Samples are kept as float32: a value beyond its range would become infinity, so it is bad."""
 
 SHOWN_BAD_LINES = 3
 """How many bad lines an error message quotes."""
@@ -79,10 +82,19 @@ def bad_lines_message(name: str, bad: Sequence[tuple[int, bytes]]) -> str:
     )
 
 
-def skipped_note(bad: Sequence[tuple[int, bytes]]) -> str:
-    """The note a reader leaves in the header after skipping bad lines."""
+def skipped_note(bad: Sequence[tuple[int, bytes]], timed: bool = False) -> str:
+    """The note a reader leaves in the header after skipping bad lines.
+
+    Without a time column each skipped line is one missing sample. With one (``timed``), the
+    time column says how many samples are missing there (a junk line may have held none).
+    """
     noun = "line" if len(bad) == 1 else "lines"
     numbers = line_list([no for no, _ in bad])
+    if timed:
+        return (
+            f"{len(bad)} corrupt {noun} skipped: {noun} {numbers}; the samples the time column "
+            "shows missing there are marked as gaps"
+        )
     return f"{len(bad)} corrupt {noun} skipped and marked as missing samples: {noun} {numbers}"
 
 
@@ -133,7 +145,7 @@ def parse_rows(
     tokens = joined.translate(_SEPARATORS).split()
     values = np.array(tokens, dtype=np.float64).reshape(-1, columns)
 
-    keep = np.isfinite(values).all(axis=1)
+    keep = (np.abs(values) <= LARGEST).all(axis=1)  # also false for NaN and infinity
     if row_ok is not None and values.size:
         keep &= row_ok(values)
     if not keep.all():

@@ -37,7 +37,21 @@ def _grid(name: str, intervals: np.ndarray, dt: float, line_numbers: np.ndarray)
             f"{name}: the time column is irregular: {short.size} intervals are shorter than half a "
             f"sample period at {1 / dt:g} Hz (first at line {line})"
         )
+    missing = float(steps.sum()) - steps.size
+    if not missing <= MAX_MISSING_RATIO * (steps.size + 1):  # before the sum can overflow int64
+        _too_many_missing(name, missing, steps.size + 1, intervals, line_numbers)
     return np.concatenate(([0], np.cumsum(steps))).astype(np.int64)
+
+
+def _too_many_missing(
+    name: str, missing: float, present: int, intervals: np.ndarray, line_numbers: np.ndarray
+) -> None:
+    jump = int(np.argmax(intervals))
+    raise RecordingError(
+        f"{name}: the time column implies {missing:.0f} missing samples for {present} present ones "
+        f"(largest jump at line {int(line_numbers[jump + 1])}); it does not look like a time "
+        "axis"
+    )
 
 
 def _misfit(t: np.ndarray, index: np.ndarray, dt: float) -> tuple[float, int]:
@@ -81,7 +95,7 @@ def indices_from_time(
         for _ in range(2):
             index = _grid(name, intervals, dt, line_numbers)
             dt = _slope(index, t)
-        fs = check_fs(1.0 / dt, name)
+        fs = check_fs(1.0 / dt, f"{name}: the time column")
         whole = float(round(fs))
         if whole != fs and whole > 0 and abs(whole - fs) <= 1e-3 * fs:
             index = _grid(name, intervals, 1.0 / whole, line_numbers)
@@ -100,12 +114,7 @@ def indices_from_time(
         )
     missing = int(index[-1]) + 1 - t.size
     if missing > MAX_MISSING_RATIO * t.size:
-        jump = int(np.argmax(intervals))
-        raise RecordingError(
-            f"{name}: the time column implies {missing} missing samples for {t.size} present ones "
-            f"(largest jump at line {int(line_numbers[jump + 1])}); it does not look like a time "
-            "axis"
-        )
+        _too_many_missing(name, missing, t.size, intervals, line_numbers)
     return fs, index
 
 

@@ -65,6 +65,11 @@ def _header_cells(header: str, separator: bytes | None, rest: list[bytes]) -> li
     return header.split() if len(first_row.split()) > 1 else [header]
 
 
+def is_text(header: str) -> bool:
+    """Whether a header line is text (no control characters: binary data has many)."""
+    return not any(ord(c) < 32 and c != "\t" or 127 <= ord(c) < 160 for c in header)
+
+
 def read_csv(
     path: str | os.PathLike[str], *, fs: float | None = None, skip_bad_lines: bool = False
 ) -> Recording:
@@ -73,6 +78,11 @@ def read_csv(
     lines = split_lines(read_bytes(path, name))
     first = next(i for i, line in enumerate(lines) if line.strip())
     header = lines[first].decode("latin-1").strip()
+    if not is_text(header):
+        raise RecordingError(
+            f"{name}: line {first + 1} is not a header row of column names (it holds binary "
+            "bytes); is it a CSV file? (or pass --format)"
+        )
     separator = header_separator(header)
     cells = _header_cells(header, separator, lines[first + 1 :])
     parsed = [split_unit(cell) for cell in cells]
@@ -104,7 +114,7 @@ def read_csv(
 
     pattern = row_pattern(len(names), separator)
     rows = parse_rows(name, lines, first + 1, pattern, len(names), skip_bad_lines=skip_bad_lines)
-    notes: list[str] = [skipped_note(rows.bad)] if rows.bad else []
+    notes: list[str] = [skipped_note(rows.bad, time_column is not None)] if rows.bad else []
     start_time = None
     if time_column is None:
         fs = check_fs(fs, name)

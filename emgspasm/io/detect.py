@@ -9,7 +9,7 @@ from pathlib import Path
 from ..errors import RecordingError
 from ._common import display_name
 from ._text import INTEGER, NUMBER, row_pattern
-from .csvtable import header_separator, is_number
+from .csvtable import header_separator, is_number, is_text
 from .opensignals import is_opensignals
 
 FORMATS: tuple[str, ...] = ("edf", "csv", "opensignals", "myo", "timevalue", "xdf")
@@ -53,6 +53,8 @@ def detect_format(path: str | os.PathLike[str]) -> str:
             head = handle.read(SNIFF_BYTES)
     except FileNotFoundError:
         raise RecordingError(f"{name}: no such file") from None
+    except IsADirectoryError:
+        raise RecordingError(f"{name}: is a folder, not a recording") from None
     except OSError as exc:
         raise RecordingError(f"{name}: cannot be read ({exc.strerror or exc})") from None
     if head.startswith((b"0       ", b"\xffBIOSEMI")):
@@ -83,6 +85,8 @@ def detect_format(path: str | os.PathLike[str]) -> str:
 def _looks_like_csv(lines: list[bytes], csv_suffix: bool) -> bool:
     """A header row of names; with another suffix than .csv the next row must match it."""
     header = lines[0].decode("latin-1").strip()
+    if not is_text(header):
+        return False
     separator = header_separator(header)
     if separator is None:
         # a single column: a name over numbers

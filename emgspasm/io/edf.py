@@ -22,6 +22,7 @@ annotations are honoured as described in :mod:`emgspasm.io._edfplus`.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,6 +35,7 @@ from ..errors import RecordingError
 from ..frames import Annotation, Frame, Gap
 from ..recording import COUNTS, RecordingHeader
 from ._common import check_fs, display_name, spans
+from ._edfheader import header_fault
 from ._edfplus import END, GAP, untag
 
 
@@ -58,8 +60,8 @@ def _check_size(path: str | os.PathLike[str], name: str) -> None:
             counts = [int(handle.read(8)) for _ in range(signals)]
     except (OSError, ValueError):
         return
-    if records < 0:
-        return
+    if records < 0 or signals < 1 or min(counts) < 1:
+        return  # pyedflib refuses these; header_fault says where
     width = 3 if head[:1] == b"\xff" else 2
     expected = header_bytes + records * sum(counts) * width
     if size != expected:
@@ -67,7 +69,7 @@ def _check_size(path: str | os.PathLike[str], name: str) -> None:
         raise RecordingError(
             f"{name}: cannot be read as EDF/BDF: the file is not EDF(+) or BDF(+) compliant "
             f"(Filesize): it {problem} ({size} bytes, the header promises {records} data records "
-            f"in {expected} bytes)"
+            f"in {expected} bytes); `emgspasm repair` keeps its whole data records"
         )
 
 
@@ -75,12 +77,46 @@ def _open(path: str | os.PathLike[str], name: str) -> pyedflib.EdfReader:
     """Open with pyedflib, turning its errors into RecordingError with its reason."""
     if not os.path.exists(path):
         raise RecordingError(f"{name}: no such file")
+    if os.path.isdir(path):
+        raise RecordingError(f"{name}: is a folder, not a recording")
     _check_size(path, name)
     try:
-        return pyedflib.EdfReader(os.fspath(path))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # header text that is not UTF-8 is read as Latin-1
+            return pyedflib.EdfReader(os.fspath(path))
     except OSError as exc:
         reason = str(exc).split(": ", 1)[-1] if ": " in str(exc) else str(exc)
+        fault = header_fault(path)
+        if fault is not None:
+            reason = f"{reason}; {fault}"
         raise RecordingError(f"{name}: cannot be read as EDF/BDF: {reason}") from None
+
+
+HEADER_FAULTS = (ArithmeticError, ValueError, IndexError, UnicodeError)
+"""What pyedflib lets escape from a header it has accepted but cannot make sense of (a record
+duration of 0 divides by zero, for one); each becomes a RecordingError."""
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _check_scaling(
+    edf: pyedflib.EdfReader, chosen: list[int], labels: list[str], name: str
+) -> None:
+    """Refuse a channel whose header scaling would turn some digital value into a physical
+    value that is not finite or does not fit a float32 sample (a damaged physical range)."""
+    half = 2 ** (23 if edf.filetype in (pyedflib.FILETYPE_BDF, pyedflib.FILETYPE_BDFPLUS) else 15)
+    for k in chosen:
+        pmax, pmin = float(edf.getPhysicalMaximum(k)), float(edf.getPhysicalMinimum(k))
+        dmax, dmin = float(edf.getDigitalMaximum(k)), float(edf.getDigitalMinimum(k))
+        with np.errstate(all="ignore"):
+            bitvalue = (pmax - pmin) / (dmax - dmin) if dmax != dmin else np.nan
+            offset = pmax / bitvalue - dmax if bitvalue else np.nan
+            extremes = np.array([bitvalue * (offset - half), bitvalue * (offset + half)])
+        if not (np.isfinite(extremes).all() and (np.abs(extremes) <= FLOAT32_MAX).all()):
+            raise RecordingError(
+                f"{name}: cannot be read as EDF/BDF: channel {labels[k]!r} has a damaged "
+                f"physical or digital range (physical {pmin:g}..{pmax:g}, digital "
+                f"{dmin:g}..{dmax:g})"
+            )
 
 
 def choose_channels(labels: list[str], rates: list[float]) -> tuple[list[int], str | None]:
@@ -207,8 +243,16 @@ def read_block(
             return False
         buf = np.frombuffer(view, dtype=np.uint8)
         row += decode_records(
-            buf, skip, per, size, layout.width, layout.offsets, layout.bitvalue, layout.offset,
-            out, row,
+            buf,
+            skip,
+            per,
+            size,
+            layout.width,
+            layout.offsets,
+            layout.bitvalue,
+            layout.offset,
+            out,
+            row,
         )
         del buf, view  # no export may be left when ``scratch`` has to grow
     return True
@@ -223,17 +267,25 @@ class EdfReader:
         self._name = name
         edf = _open(path, name)
         try:
-            labels = [str(label).strip() for label in edf.getSignalLabels()]
-            if not labels:
-                raise RecordingError(f"{name}: holds no signals")
-            rates = [float(r) for r in edf.getSampleFrequencies()]
-            chosen, left_out = choose_channels(labels, rates)
-            counts = [int(c) for c in edf.getNSamples()]
-            units = tuple(edf.getPhysicalDimension(k).strip() or COUNTS for k in chosen)
-            start_time = _start_time(edf)
-            onsets, durations, texts = edf.readAnnotations()
-            self._layout = record_layout(path, edf, chosen)
-            self._layout_checked = False
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # header text that is not UTF-8 is read as Latin-1
+                labels = [str(label).strip() for label in edf.getSignalLabels()]
+                if not labels:
+                    raise RecordingError(f"{name}: holds no signals")
+                rates = [float(r) for r in edf.getSampleFrequencies()]
+                chosen, left_out = choose_channels(labels, rates)
+                _check_scaling(edf, chosen, labels, name)
+                counts = [int(c) for c in edf.getNSamples()]
+                units = tuple(edf.getPhysicalDimension(k).strip() or COUNTS for k in chosen)
+                start_time = _start_time(edf)
+                onsets, durations, texts = edf.readAnnotations()
+                self._layout = record_layout(path, edf, chosen)
+                self._layout_checked = False
+        except HEADER_FAULTS as exc:
+            reason = str(exc) or type(exc).__name__
+            raise RecordingError(
+                f"{name}: cannot be read as EDF/BDF: its header is damaged ({reason})"
+            ) from None
         finally:
             edf.close()
 
@@ -249,6 +301,11 @@ class EdfReader:
         end = None
         for onset, duration, text in zip(onsets, durations, texts, strict=True):
             onset, duration, text = float(onset), max(float(duration), 0.0), str(text)
+            if not (np.isfinite(onset) and np.isfinite(duration)):
+                raise RecordingError(
+                    f"{name}: cannot be read as EDF/BDF: annotation {text!r} has a damaged time "
+                    f"({onset:g} s, lasting {duration:g} s)"
+                )
             if text == GAP:
                 gaps.append(Gap(int(round(onset * fs)), int(round(duration * fs))))
             elif text == END:

@@ -176,7 +176,7 @@ def _read_json_style(
         notes.append(skipped_note(rows.bad))
     index, n = rows.positions, rows.n_rows
     if "nSeq" in columns:
-        index, n, lost = _index_from_sequence(rows.values[:, columns.index("nSeq")], rows)
+        index, n, lost = _index_from_sequence(name, rows.values[:, columns.index("nSeq")], rows)
         if lost:
             notes.append(f"sequence numbers show {lost} samples lost in transmission")
     picks = [columns.index(label) for label in labels]
@@ -193,14 +193,30 @@ def _read_json_style(
     )
 
 
-def _index_from_sequence(sequence: np.ndarray, rows: Rows) -> tuple[np.ndarray, int, int]:
+MAX_SEQUENCE = 2**31
+"""Sequence numbers at or above this are not a device's counter but corruption."""
+MAX_MISSING_RATIO = 10
+"""Sequence numbers implying more lost than present samples by this factor are refused."""
+
+
+def _index_from_sequence(
+    name: str, sequence: np.ndarray, rows: Rows
+) -> tuple[np.ndarray, int, int]:
     """Sample indices from wrapping sequence numbers (BITalino counts 0..15 and wraps).
 
     The wrap is taken as one above the largest number seen. A step of more than one between
     neighbouring rows means samples were lost; each bad line between them is one of those.
     Returns the indices, the total sample count, and how many samples were lost beyond the bad
-    lines.
+    lines. Raises RecordingError for numbers that cannot be a counter (negative, fractional,
+    huge) and for a count of lost samples out of all proportion to the rows present.
     """
+    wrong = np.flatnonzero((sequence < 0) | (sequence >= MAX_SEQUENCE) | (sequence % 1 != 0))
+    if wrong.size:
+        k = int(wrong[0])
+        raise RecordingError(
+            f"{name}: line {int(rows.line_numbers[k])}: nSeq {sequence[k]:g} is not a sequence "
+            f"number (whole numbers from 0 to {MAX_SEQUENCE - 1})"
+        )
     modulus = int(sequence.max()) + 1
     rows_between = np.diff(rows.positions)
     # the smallest step that matches the numbers and covers the bad lines between the rows
@@ -210,4 +226,9 @@ def _index_from_sequence(sequence: np.ndarray, rows: Rows) -> tuple[np.ndarray, 
     index = lead + np.concatenate(([0], np.cumsum(steps))).astype(np.int64)
     n = int(index[-1]) + 1 + trail
     lost = n - rows.n_rows
+    if lost > MAX_MISSING_RATIO * rows.n_rows:
+        raise RecordingError(
+            f"{name}: the sequence numbers (nSeq) imply {lost} lost samples for {rows.n_rows} "
+            "rows; they do not look like a counter"
+        )
     return index, n, lost

@@ -282,6 +282,8 @@ def plan_repair(
     """What :func:`repair` would do to ``path``, without changing anything."""
     path = Path(path)
     name = display_name(path)
+    if path.is_dir():
+        raise RecordingError(f"{name}: is a folder, not a recording")
     if not path.is_file():
         raise RecordingError(f"{name}: no such file")
     layout = read_layout(path)

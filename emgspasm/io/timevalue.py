@@ -26,7 +26,7 @@ def read_timevalue(
     rows = parse_rows(name, lines, 0, _ROW, 2, skip_bad_lines=skip_bad_lines)
     fs, index, n, time_notes = layout_from_time(name, rows, 0, fs)
     samples, gaps = place_rows(rows.values[:, 1:], index, n)
-    notes = ((skipped_note(rows.bad),) if rows.bad else ()) + time_notes
+    notes = ((skipped_note(rows.bad, timed=True),) if rows.bad else ()) + time_notes
     return Recording(
         samples=samples,
         fs=fs,

@@ -25,11 +25,14 @@ drifts from the nominal one are named in the notes, never "corrected" by moving 
 sample rate is the stream's nominal rate; the measured rate is noted when it differs by more than
 0.1 %.
 
-Samples keep the stream's values; channel names and units come from the stream's description
-(``<channels><channel><label>/<unit>``, units such as "microvolts" shortened to "uV"). The start
-time is the file header's ``datetime`` when it states one.
+Samples keep the stream's values, except that a sample holding NaN or infinity (how some
+devices mark a lost value) becomes a gap, counted in a note; channel names and units come from
+the stream's description (``<channels><channel><label>/<unit>``, units such as "microvolts"
+shortened to "uV"). The start time is the file header's ``datetime`` when it states one.
 
-pyxdf reads the whole file into memory, so the recording is returned in memory as a
+Before pyxdf sees the file, :mod:`._xdfscan` walks its chunks: a damaged file is refused with
+the byte offset of the damage instead of being skipped over in silence. pyxdf reads the whole
+file into memory, so the recording is returned in memory as a
 :class:`~emgspasm.recording.Recording`.
 """
 
@@ -46,8 +49,12 @@ from ..errors import RecordingError
 from ..frames import Annotation
 from ..recording import COUNTS, Recording
 from ._common import check_fs, display_name, place_rows
+from ._xdfscan import check_xdf
 
-MAGIC = b"XDF:"
+MAX_MISSING_RATIO = 10
+MISSING_ALLOWANCE = 2**20
+"""Time stamps implying more lost samples than both this and :data:`MAX_MISSING_RATIO` times the
+present ones are refused: they are corrupt, and the gap would have to be allocated."""
 GAP_WINDOW_S = 1.0
 """Span of samples over which the least lag is taken on each side of a possible gap."""
 MIN_GAP_PERIODS = 0.75
@@ -178,6 +185,21 @@ def find_gaps(stamps: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(gaps_at, dtype=np.int64), np.asarray(counts, dtype=np.int64)
 
 
+def _check_stamps(name: str, stream: str, stamps: np.ndarray, fs: float) -> None:
+    """Refuse time stamps that are not finite or too far apart to count samples with."""
+    bad = np.flatnonzero(~np.isfinite(stamps))
+    if bad.size:
+        raise RecordingError(
+            f"{name}: stream {stream!r} has {bad.size} time stamps that are not numbers "
+            f"(first at sample {int(bad[0])}); the file is corrupt"
+        )
+    span = float(stamps.max() - stamps.min()) if stamps.size else 0.0
+    if not np.isfinite(span) or span * fs > 2.0**53:
+        raise RecordingError(
+            f"{name}: stream {stream!r} has time stamps {span:g} s apart; the file is corrupt"
+        )
+
+
 def _start_time(fileheader: dict[str, Any]) -> datetime | None:
     try:
         text = str(fileheader["info"]["datetime"][0]).strip()
@@ -219,17 +241,14 @@ def read_xdf(
         )
     if not os.path.exists(path):
         raise RecordingError(f"{name}: no such file")
-    if not str(path).lower().endswith((".xdfz", ".xdf.gz")):
-        with open(path, "rb") as handle:
-            if handle.read(len(MAGIC)) != MAGIC:
-                raise RecordingError(
-                    f"{name}: cannot be read as XDF: it does not start with {MAGIC.decode()!r}"
-                )
+    if os.path.isdir(path):
+        raise RecordingError(f"{name}: is a folder, not a recording")
+    check_xdf(path, name)
     import pyxdf
 
     quiet = logging.getLogger("pyxdf.pyxdf")
     level = quiet.level
-    quiet.setLevel(logging.ERROR)
+    quiet.setLevel(logging.CRITICAL + 1)  # its messages are about what the scan has ruled out
     try:
         streams, fileheader = pyxdf.load_xdf(os.fspath(path), dejitter_timestamps=False)
     except Exception as exc:  # pyxdf raises plain Exception/IOError/struct.error on bad files
@@ -249,10 +268,18 @@ def read_xdf(
     stamps = np.asarray(emg["time_stamps"], dtype=np.float64)
     if values.ndim != 2 or values.shape[0] == 0:
         raise RecordingError(f"{name}: stream {stream_name!r} holds no samples")
+    _check_stamps(name, stream_name, stamps, rate)
     channels, units = _channels_meta(info, values.shape[1])
     notes: list[str] = [f"stream {stream_name!r} of {len(streams)} in the file"]
 
     at, lost = find_gaps(stamps, rate)
+    total_lost = float(lost.sum(dtype=np.float64))
+    if total_lost > max(MAX_MISSING_RATIO * stamps.size, MISSING_ALLOWANCE):
+        raise RecordingError(
+            f"{name}: the time stamps of stream {stream_name!r} imply {total_lost:.0f} lost "
+            f"samples for {stamps.size} present ones (first jump before sample {int(at[0])}); "
+            "they do not look like a clock"
+        )
     index = np.arange(stamps.size, dtype=np.int64)
     if at.size:
         shift = np.zeros(stamps.size, dtype=np.int64)
@@ -275,7 +302,14 @@ def read_xdf(
                 f"measured rate {measured:.4g} Hz differs from the nominal {rate:g} Hz; the "
                 "nominal rate is used"
             )
-    samples, gaps = place_rows(values, index, n)
+    bad = ~np.isfinite(values).all(axis=1)
+    if bad.any():
+        first = int(np.argmax(bad))
+        notes.append(
+            f"{int(bad.sum())} samples hold NaN or infinite values (first at sample "
+            f"{int(index[first])}); they are marked as gaps"
+        )
+    samples, gaps = place_rows(values[~bad], index[~bad], n)
 
     left_out = [
         f"{_first(s['info'], 'name')} ({_rate(s['info']):g} Hz)"
@@ -285,9 +319,11 @@ def read_xdf(
     if left_out:
         notes.append(f"left out: {', '.join(left_out)}")
 
-    annotations, early = _annotations(streams, stamps, index, rate)
+    annotations, early, unplaced = _annotations(streams, stamps, index, rate)
     if early:
         notes.append(f"{early} markers before the first EMG sample left out")
+    if unplaced:
+        notes.append(f"{unplaced} markers without a valid time stamp left out")
 
     return Recording(
         samples=samples,
@@ -305,21 +341,25 @@ def read_xdf(
 
 def _annotations(
     streams: list[dict[str, Any]], stamps: np.ndarray, index: np.ndarray, fs: float
-) -> tuple[tuple[Annotation, ...], int]:
-    """Marker streams' samples as annotations on the EMG sample clock; and how many fell before
-    the first EMG sample."""
+) -> tuple[tuple[Annotation, ...], int, int]:
+    """Marker streams' samples as annotations on the EMG sample clock; how many fell before the
+    first EMG sample, and how many had no finite time stamp."""
     marker_streams = [s for s in streams if _rate(s["info"]) <= 0]
     prefix = len(marker_streams) > 1
     order = np.argsort(stamps, kind="stable")
     sorted_stamps, sorted_index = stamps[order], index[order]
     out: list[Annotation] = []
     early = 0
+    unplaced = 0
     for s in marker_streams:
         label = _first(s["info"], "name", "markers")
         times = np.asarray(s["time_stamps"], dtype=np.float64)
         for t, value in zip(times.tolist(), list(s["time_series"]), strict=True):
             text = _marker_text(value)
             if not text:
+                continue
+            if not np.isfinite(t):
+                unplaced += 1
                 continue
             # the EMG sample nearest in time, then the remainder at the nominal rate
             j = int(np.clip(np.searchsorted(sorted_stamps, t), 0, len(sorted_stamps) - 1))
@@ -332,4 +372,4 @@ def _annotations(
             description = f"{label}: {text}" if prefix else text
             out.append(Annotation(round(position / fs, 6), 0.0, description))
     out.sort(key=lambda a: (a.onset_s, a.description))
-    return tuple(out), early
+    return tuple(out), early, unplaced

@@ -70,6 +70,8 @@ def night_from_scan(scan: Scan, episodes_log: str | os.PathLike[str] | None = No
 def write_report(night: Night, out: str | os.PathLike[str]) -> Report:
     """Write the page, the JSON summary and the figures of ``night`` into the folder ``out``."""
     folder = Path(out)
+    if folder.exists() and not folder.is_dir():
+        raise RecordingError(f"{folder} is a file; give --out a folder for the report")
     try:
         folder.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
     except OSError as exc:
