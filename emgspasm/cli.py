@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -156,6 +157,7 @@ def cmd_record(args: argparse.Namespace) -> int:
         drop=args.drop,
         disconnect_at_s=args.disconnect_at or (),
         outage_s=args.outage,
+        garbage=args.garbage,
         fs=args.fs,
         channels=args.channels,
         seed=args.seed,
@@ -388,6 +390,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument(
         "--outage", type=float, default=0.5, help="seconds a virtual sensor stays away (0.5)"
     )
+    sp.add_argument(
+        "--garbage",
+        type=float,
+        default=0.0,
+        help="fraction of notifications a virtual sensor follows with a malformed one",
+    )
     sp.add_argument("--fs", type=float, help="sample rate of a simulated feed")
     sp.add_argument("--channels", type=int, help="channels of a simulated feed")
     sp.add_argument("--seed", type=int, default=0, help="seed of the simulation and the faults")
@@ -471,10 +479,21 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _configure_logging() -> None:
+    """Commands tell the user what happens themselves (progress, summaries, the live status
+    bar); log records of emgspasm and its libraries would repeat it, so only errors pass,
+    unless ``EMGSPASM_DEBUG`` is set."""
+    debug = bool(os.environ.get("EMGSPASM_DEBUG"))
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.ERROR, format="emgspasm: %(name)s: %(message)s"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; every failure a user can cause becomes one line on stderr and the exit
     code of its kind (see :mod:`emgspasm.errors`). Set ``EMGSPASM_DEBUG=1`` to get the traceback
     of an unexpected error instead of its one line."""
+    _configure_logging()
     try:
         args = build_parser().parse_args(argv)
         return int(args.func(args) or 0)

@@ -29,16 +29,25 @@ Where things sit in the file:
 - ``connected ...`` at the first sample; for each reconnect, ``disconnected`` where the samples
   stop and ``reconnected after X s, N samples lost`` where they resume; ``recording stopped
   (reason)`` at the end;
-- each episode as ``detected <kind>@<channel>`` over its span, as soon as it is final.
+- each episode as ``detected <kind>@<channel>`` over its span, as soon as it is final;
+- ``rejected N malformed notification(s) (...)`` where notifications the decoder refused were
+  noticed (at most one such note per minute of signal, the last one at the end), so the file
+  accounts for every one of them;
+- ``disk slow: ...`` over the samples written while the disk held the writer up, and ``not
+  written (disk too slow) ...`` / ``dropped: the recorder fell behind ...`` over samples that
+  could not be kept (see below).
 
 Before anything connects, the outputs are checked: their folder must exist and take a new file,
 and its free space must hold the recording (its size estimated from the sensor's layout and
 ``duration_s``, or a night of :data:`NIGHT_S` without one; for a real device, whose layout is
 only known once connected, from :data:`DEVICE_ESTIMATE`, and checked again exactly at the first
 sample). The files are written so that a crash or a power cut loses at most about the last
-second (see :mod:`emgspasm.sinks.recorder`). With ``lsl`` the samples and episodes are also
-published as Lab Streaming Layer streams (:class:`~emgspasm.sinks.lsl.LslOutlet`); without it
-nothing listens on the network.
+second (see :mod:`emgspasm.sinks.recorder`). They are written on a thread of their own
+(:mod:`emgspasm.sinks.background`), so a disk that stalls for seconds never holds up the
+reception of notifications: Frames wait in memory meanwhile (up to ``buffer_s`` seconds of
+signal), and whatever cannot wait is marked in the file and reported, never silently lost.
+With ``lsl`` the samples and episodes are also published as Lab Streaming Layer streams
+(:class:`~emgspasm.sinks.lsl.LslOutlet`); without it nothing listens on the network.
 """
 
 from __future__ import annotations
@@ -64,11 +73,12 @@ from .detect import Detector
 from .errors import ConfigError, EmgSpasmError, RecordingError
 from .frames import Annotation, Episode, Frame, Gap
 from .recording import COUNTS
+from .sinks.background import BUFFER_S, BackgroundRecorder, DiskStall, Unwritten
 from .sinks.recorder import Recorder
 
 if TYPE_CHECKING:
     from .sinks.lsl import LslOutlet
-    from .sources.ble.client import BleSource, ConnectOptions, Resumption
+    from .sources.ble.client import BleSource, ConnectOptions, Overflow, Resumption
     from .sources.ble.link_status import LinkStats
     from .sources.ble.profiles import DeviceProfile
     from .sources.ble.virtual import FaultPlan, SampleFeed, VirtualPeripheral
@@ -82,6 +92,8 @@ SIMULATION_DEFAULTS = {"bridge": (1000.0, 2), "myo": (200.0, 8), "ganglion": (20
 POLL_S = 0.05
 NIGHT_S = 10 * 3600.0
 """Length assumed for a recording without ``duration_s`` when checking the free disk space."""
+REJECTION_NOTE_S = 60.0
+"""Shortest stretch of signal between two annotations counting rejected notifications."""
 DEVICE_ESTIMATE = (2000.0, 2)
 """Sample rate and channels assumed for a real device before it is connected: the bridge at its
 highest rate (2000 Hz), which streams more than the Myo (8 x 200 Hz) or the Ganglion (4 x 200
@@ -96,8 +108,13 @@ class SensorSpec:
     feed is the recording ``replay`` or the simulated ``simulate`` scenario (``simulate_s``
     long, at ``fs`` Hz with ``channels`` channels, ``seed``), played at ``speed`` times real
     time (0: as fast as possible; see the module doc for how). ``drop`` (fraction of
-    notifications lost), ``disconnect_at_s`` (device seconds from the first sample) and
-    ``outage_s`` (how long the sensor stays away after a drop) are the faults it injects.
+    notifications lost), ``disconnect_at_s`` (device seconds from the first sample),
+    ``outage_s`` (how long the sensor stays away after a drop) and ``garbage`` (fraction of
+    notifications followed by a malformed one) are the faults it injects; ``fault_plan`` replaces
+    them all with a full :class:`~emgspasm.sources.ble.virtual.FaultPlan` (loss varying over the
+    night, an outage per drop, delivery delays). ``drift_ppm``: how fast the sensor's crystal
+    runs; ``latency_ms``: how long the virtual bridge lets samples wait before it sends a packet
+    (the firmware's ``SET_LATENCY``; None: its default of 20 ms).
     """
 
     device: str
@@ -111,6 +128,10 @@ class SensorSpec:
     drop: float = 0.0
     disconnect_at_s: tuple[float, ...] = ()
     outage_s: float = 0.5
+    garbage: float = 0.0
+    drift_ppm: float = 0.0
+    latency_ms: int | None = None
+    fault_plan: FaultPlan | None = None
 
     def __post_init__(self) -> None:
         if self.replay and self.simulate:
@@ -124,6 +145,10 @@ class SensorSpec:
                 "--disconnect-at": self.disconnect_at_s,
                 "--fs": self.fs,
                 "--channels": self.channels,
+                "--garbage": self.garbage,
+                "drift": self.drift_ppm,
+                "latency": self.latency_ms,
+                "fault plan": self.fault_plan,
             }
             given = [name for name, value in extras.items() if value]
             if self.speed != 1.0:
@@ -142,6 +167,10 @@ class SensorSpec:
             raise ConfigError("--speed must be 0 (as fast as possible) or a positive number")
         if not 0.0 <= self.drop < 1.0:
             raise ConfigError("--drop is a fraction of notifications lost, from 0 up to 1")
+        if not 0.0 <= self.garbage <= 1.0:
+            raise ConfigError("--garbage is a fraction of notifications, from 0 to 1")
+        if self.latency_ms is not None and kind != "bridge":
+            raise ConfigError("a packet latency is a setting of the bridge only")
 
     @property
     def virtual_kind(self) -> str | None:
@@ -154,10 +183,13 @@ class SensorSpec:
         """The faults a virtual sensor injects."""
         from .sources.ble.virtual import FaultPlan
 
+        if self.fault_plan is not None:
+            return self.fault_plan
         return FaultPlan(
             drop_probability=self.drop,
             disconnect_at_s=tuple(self.disconnect_at_s),
             outage_s=self.outage_s,
+            garbage_probability=self.garbage,
             seed=self.seed,
         )
 
@@ -223,6 +255,16 @@ class RecordSummary:
     stats: LinkStats | None = None
     stop_reason: str = ""
     error: EmgSpasmError | None = None
+    disk_stalls: list[DiskStall] = field(default_factory=list)
+    """Each time the disk held the writer up (see :mod:`emgspasm.sinks.background`)."""
+    unwritten: list[Unwritten] = field(default_factory=list)
+    """Samples not written because too much signal already waited for the disk."""
+    overflows: list[Overflow] = field(default_factory=list)
+    """Samples dropped because the recorder fell behind the source."""
+    rejections_noted: int = 0
+    """Rejected notifications counted in the file's annotations (all of them, once finished)."""
+    peak_waiting_s: float = 0.0
+    """The most signal that waited in memory for the disk, in seconds."""
     sensor: VirtualPeripheral | None = None
     """The virtual sensor, with its log of what it sent and lost (None for a real device)."""
 
@@ -253,6 +295,11 @@ class RecordSummary:
                 f"  packets lost inside connections: {self.stats.packets_lost} "
                 f"({self.stats.packet_loss_percent:.2f} %)"
             )
+        if self.stats is not None and self.stats.decode_errors:
+            out.append(
+                f"  malformed notifications rejected: {self.stats.decode_errors} (no samples in "
+                "them; noted in the file)"
+            )
         if self.resumptions:
             lost = sum(r.gap for r in self.resumptions)
             longest = max(self.outages_s) if self.outages_s else float("nan")
@@ -262,6 +309,19 @@ class RecordSummary:
             )
         else:
             out.append("  reconnects: 0")
+        if self.disk_stalls:
+            held = sum(s.held_s for s in self.disk_stalls)
+            out.append(
+                f"  disk slow {len(self.disk_stalls)} time(s): writes held up {held:.1f} s in "
+                f"all, up to {self.peak_waiting_s:.0f} s of signal waited in memory"
+            )
+        unwritten = sum(u.samples for u in self.unwritten)
+        dropped = sum(o.samples for o in self.overflows)
+        if unwritten or dropped:
+            out.append(
+                f"  NOT RECORDED: {unwritten} samples (disk too slow), {dropped} samples "
+                "(recorder behind the sensor); marked in the file"
+            )
         counts = Counter(e.kind for e in self.episodes)
         listed = ", ".join(f"{k} {counts[k]}" for k in sorted(counts)) or "none"
         out.append(f"  episodes: {listed}")
@@ -334,9 +394,11 @@ async def open_sensor(
     from .sources.ble.virtual import start_virtual_sensor
 
     feed = spec.feed(duration_s)
-    options: dict[str, Any] = {}
+    options: dict[str, Any] = {"drift_ppm": spec.drift_ppm}
     if kind == "myo" and all(unit == COUNTS for unit in feed.recording.units):
         options["counts_per_unit"] = 1.0  # a Myo recording replayed as it was measured
+    if spec.latency_ms is not None:
+        options["latency_ms"] = spec.latency_ms
     radio = VirtualRadio()
     sensor = await start_virtual_sensor(
         kind,
@@ -486,6 +548,7 @@ async def record_session(
     connect: ConnectOptions | None = None,
     on_event: Callable[[str], None] | None = None,
     lsl: bool | LslOutlet = False,
+    buffer_s: float = BUFFER_S,
 ) -> RecordSummary:
     """Record from ``spec`` into ``out`` (BDF+) and ``episodes`` (episode log); see module doc.
 
@@ -497,7 +560,8 @@ async def record_session(
     finding, connecting and reconnecting. ``on_event``: called with a line for each link state
     change, reconnect and final episode, as it happens. ``lsl``: also publish the stream on Lab
     Streaming Layer (True: a new :class:`~emgspasm.sinks.lsl.LslOutlet`, closed at the end; or
-    an outlet to use, which its owner closes).
+    an outlet to use, which its owner closes). ``buffer_s``: seconds of signal that may wait in
+    memory while the disk is slow (see :mod:`emgspasm.sinks.background`).
 
     Raises the source's error (DeviceError, ProtocolError) when it stops before any sample
     arrived; later errors are returned in :attr:`RecordSummary.error` after the files are
@@ -520,7 +584,17 @@ async def record_session(
         outlet = lsl
     try:
         return await _record(
-            spec, out, episodes_path, config, duration_s, stop, connect, on_event, plan, outlet
+            spec,
+            out,
+            episodes_path,
+            config,
+            duration_s,
+            stop,
+            connect,
+            on_event,
+            plan,
+            outlet,
+            buffer_s,
         )
     finally:
         if outlet is not None and lsl is True:
@@ -538,6 +612,7 @@ async def _record(
     on_event: Callable[[str], None] | None,
     plan: SizePlan,
     outlet: LslOutlet | None,
+    buffer_s: float = BUFFER_S,
 ) -> RecordSummary:
     """The recording itself, once the options are checked (see :func:`record_session`)."""
     warm_up(config)
@@ -576,7 +651,7 @@ async def _record(
         async def watch_feed() -> None:
             assert sensor is not None
             while not stop.is_set():
-                if sensor.done and source.stats.packets_received >= len(sensor.log.delivered()):
+                if sensor.done and source.stats.packets_received >= sensor.log.delivered_count():
                     request_stop("the virtual sensor's feed is over")
                     return
                 with contextlib.suppress(asyncio.TimeoutError):
@@ -585,7 +660,7 @@ async def _record(
         helpers = [asyncio.ensure_future(close_when_asked())]
         if sensor is not None:
             helpers.append(asyncio.ensure_future(watch_feed()))
-        session = _Session(summary, config, duration_s, source, drops, say, plan, outlet)
+        session = _Session(summary, config, duration_s, source, drops, say, plan, outlet, buffer_s)
         try:
             async for frame in source:
                 if session.take(frame):
@@ -622,8 +697,10 @@ class _Session:
         say: Callable[[str], None],
         plan: SizePlan | None = None,
         outlet: LslOutlet | None = None,
+        buffer_s: float = BUFFER_S,
     ) -> None:
         self.summary = summary
+        self.buffer_s = buffer_s
         self.plan = plan
         self.outlet = outlet
         self.config = config
@@ -632,11 +709,16 @@ class _Session:
         self.drops = drops
         self.say = say
         self.detector = Detector(config)
-        self.recorder: Recorder | None = None
+        self.recorder: BackgroundRecorder | None = None
         self.end: int | None = None
         self._resumed = 0
         self._quality = 0
         self._connected = False
+        self._overflows = 0
+        self._stalls = 0
+        self._unwritten = 0
+        self._rejections = 0
+        self._rejection_noted_at: int | None = None
 
     def take(self, frame: Frame) -> bool:
         """Record and detect one Frame; True once the duration is reached."""
@@ -652,10 +734,13 @@ class _Session:
                     frame.samples[:keep], frame.start, frame.fs, frame.channels, frame.gap_before
                 )
         self._mark_resumption(frame)
+        self._mark_overflows(frame.start)
         self.recorder.write(frame)
         if self.outlet is not None:
             self.outlet.write(frame)
         self._mark_connected()
+        self._note_rejections(frame.start)
+        self._note_writer()
         found = self.detector.process(frame)
         if self.outlet is not None:
             self.outlet.note_ongoing(self.detector.ongoing)
@@ -694,14 +779,17 @@ class _Session:
                 check_disk_space(self.summary.path, exact)
         if self.outlet is not None:
             self.outlet.open(frame.fs, frame.channels, units)
-        self.recorder = Recorder(
-            self.summary.path,
-            frame.fs,
-            frame.channels,
-            units,
-            physical_range(profile),
-            episodes=self.summary.episodes_path,
-            start_time=datetime.now().replace(microsecond=0),
+        self.recorder = BackgroundRecorder(
+            Recorder(
+                self.summary.path,
+                frame.fs,
+                frame.channels,
+                units,
+                physical_range(profile),
+                episodes=self.summary.episodes_path,
+                start_time=datetime.now().replace(microsecond=0),
+            ),
+            buffer_s=self.buffer_s,
         )
         origin = frame.start - frame.gap_before
         if self.duration_s is not None:
@@ -715,8 +803,8 @@ class _Session:
         while self._resumed < len(found) and found[self._resumed].start <= frame.start:
             resumed = found[self._resumed]
             self._resumed += 1
-            if resumed.start != frame.start:
-                continue
+            # (a resumption whose first Frame the source had to drop is still marked: its place
+            # in the stream is known)
             before = [t for t in self.drops if t <= resumed.host_time]
             outage = resumed.host_time - before[-1] if before else float("nan")
             self.summary.resumptions.append(resumed)
@@ -725,6 +813,55 @@ class _Session:
             text = f"reconnected after {outage:.2f} s, {resumed.gap} samples lost"
             self._mark(resumed.start, text)
             self.say(text)
+
+    def _mark_overflows(self, before: int | None = None) -> None:
+        """Mark the runs of samples the source dropped because this session fell behind, each
+        once it is over (it ends before ``before``; None: at the end, all of them)."""
+        found = self.source.overflows
+        while self._overflows < len(found):
+            run = found[self._overflows]
+            if before is not None and run.stop > before:
+                return
+            self._overflows += 1
+            text = f"dropped: the recorder fell behind the sensor, {run.samples} samples not kept"
+            self._mark(run.start, text, run.stop - run.start)
+            self.summary.overflows.append(run)
+            self.say(text)
+
+    def _note_rejections(self, index: int, final: bool = False) -> None:
+        """Annotate the notifications the decoder refused since the last such note (at most
+        once per :data:`REJECTION_NOTE_S` of signal; all of them at the end)."""
+        assert self.recorder is not None
+        count = self.source.stats.decode_errors
+        new = count - self._rejections
+        if not new:
+            return
+        at = self._rejection_noted_at
+        if not final and at is not None and index - at < REJECTION_NOTE_S * self.recorder.fs:
+            return
+        reason = self.source.last_rejection
+        self._mark(index, _text(f"rejected {new} malformed notification(s) (latest: {reason})"))
+        self._rejections = count
+        self._rejection_noted_at = index
+        self.summary.rejections_noted = count
+        if at is None:
+            self.say(f"rejected a malformed notification: {reason}")
+
+    def _note_writer(self) -> None:
+        """Say what the writer reported: slow-disk episodes, samples it could not take."""
+        assert self.recorder is not None
+        stalls = self.recorder.stalls
+        while self._stalls < len(stalls):
+            self.say(stalls[self._stalls].describe(self.recorder.fs))
+            self._stalls += 1
+        unwritten = self.recorder.unwritten
+        if len(unwritten) > self._unwritten:
+            self._unwritten = len(unwritten)
+            self.say(
+                f"the disk is too slow: {self.recorder.buffer_s:g} s of signal wait to be "
+                f"written; samples from {unwritten[-1].start / self.recorder.fs:.1f} s on are "
+                "not written until it catches up"
+            )
 
     def _episodes(self, found: list[Episode]) -> None:
         assert self.recorder is not None
@@ -749,10 +886,16 @@ class _Session:
         try:
             self._mark_connected(final=True)
             self._episodes(self.detector.flush())
+            self._mark_overflows()
+            self._note_rejections(recorder.stop, final=True)
             self._mark(recorder.stop, _text(f"recording stopped ({self.summary.stop_reason})"))
         finally:
             recorder.close()
+        self._note_writer()
         s = self.summary
+        s.disk_stalls = list(recorder.stalls)
+        s.unwritten = list(recorder.unwritten)
+        s.peak_waiting_s = recorder.peak_waiting / recorder.fs
         s.n_samples = recorder.n_samples
         s.samples_received = recorder.samples_received
         s.gaps = list(recorder.gaps)
@@ -855,6 +998,7 @@ def sensor_spec(
     fs: float | None = None,
     channels: int | None = None,
     seed: int = 0,
+    garbage: float = 0.0,
 ) -> SensorSpec:
     """A :class:`SensorSpec` from command-line options; without ``device``, a replay or a
     simulation plays on a virtual bridge."""
@@ -876,4 +1020,5 @@ def sensor_spec(
         drop=drop,
         disconnect_at_s=tuple(disconnect_at_s),
         outage_s=outage_s,
+        garbage=garbage,
     )

@@ -645,3 +645,80 @@ def test_a_drop_in_real_time_resumes_the_recording_with_a_gap() -> None:
     # back within 5 s of the drop: nominally the 0.3 s outage, a 0.05 s back-off, a scan and
     # the setup of the connection, well under a second even on a loaded machine
     assert 0.3 < resumption.host_time - dropped_at < 5.0
+
+
+def test_a_consumer_that_falls_behind_loses_frames_reported_never_silently() -> None:
+    # the Frame queue holds 1 s of samples; the consumer stops taking Frames for 3 s of stream
+    fs = 1000.0
+
+    async def main() -> tuple[list[Frame], BleSource, VirtualBridge, list[LinkStatus]]:
+        radio = VirtualRadio()
+        async with VirtualBridge(radio, random_feed(fs, 8.0, 1, seed=31)) as sensor:
+            source = BleSource(
+                DeviceTarget(address=sensor.address),
+                connect=FAST,
+                max_queued_s=1.0,
+                **radio.bleak_backends(),
+            )
+            statuses: list[LinkStatus] = []
+            source.monitor.subscribe(statuses.append)
+            frames: list[Frame] = []
+
+            async def consume() -> None:
+                async for frame in source:
+                    frames.append(frame)
+                    if len(frames) == 100:
+                        await asyncio.sleep(3.0)  # busy elsewhere, as a stuck consumer would be
+
+            consumer = asyncio.ensure_future(consume())
+            while not (
+                sensor.done and source.stats.packets_received >= sensor.log.delivered_count()
+            ):
+                await asyncio.sleep(0.05)
+            await source.close()
+            await consumer  # the Frames still queued, then the end
+            return frames, source, sensor, statuses
+
+    frames, source, sensor, statuses = run_virtual(main())
+    [overflow] = source.overflows
+    stats = source.stats
+    assert stats.overflow_samples_lost == overflow.samples > 1000
+    assert stats.total_samples_lost == 0  # the link lost nothing: this is not counted as its loss
+    # the dropped samples are one gap, exactly the overflow's span, and nothing after it moved
+    base = sensor.log.sessions[0].world_start
+    length = max(n.stop for n in sensor.log.delivered()) - base
+    mask, data = assemble(frames, length, 1)
+    assert runs_of(~mask) == [(overflow.start, overflow.stop - overflow.start)]
+    assert overflow.samples == overflow.stop - overflow.start
+    expected = bridge_values(sensor, base, base + length)
+    np.testing.assert_array_equal(data[mask], expected[mask])
+    assert int(mask.sum()) + overflow.samples == stats.samples_received == length
+    assert any("fell 1 s of samples behind" in s.message for s in statuses)
+
+
+def runs_of(mask: np.ndarray) -> list[tuple[int, int]]:
+    """(start, length) of each run of True in ``mask``."""
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], mask.astype(np.int8), [0]))))
+    return [(int(a), int(b - a)) for a, b in zip(edges[::2], edges[1::2], strict=True)]
+
+
+def test_malformed_notifications_are_counted_and_never_become_samples() -> None:
+    faults = FaultPlan(garbage_probability=0.1, drop_probability=0.02, seed=9)
+
+    async def main() -> tuple[Run, VirtualBridge]:
+        radio = VirtualRadio()
+        async with VirtualBridge(
+            radio, random_feed(1000.0, 6.0, 2, seed=4), faults=faults
+        ) as sensor:
+            return await stream_from(sensor, radio), sensor
+
+    run, sensor = run_virtual(main())
+    assert run.error is None
+    check_exact(run, sensor)  # every sample where the sensor sent it, none made up
+    delivered = sum(sensor.log.garbage_delivered.values())
+    assert set(sensor.log.garbage_delivered) == {"short", "long", "crc", "random"}
+    assert run.stats.decode_errors == delivered >= 10
+    assert run.stats.packets_received == sensor.log.delivered_count()
+    # the garbage did not disturb the loss count from the sequence numbers
+    packets, samples = detectable_losses(sensor)
+    assert (run.stats.packets_lost, run.stats.samples_lost) == (packets, samples)

@@ -12,6 +12,7 @@ import contextlib
 import csv
 import os
 import stat
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from emgspasm.cli import main
 from emgspasm.frames import Episode, Frame, Gap
 from emgspasm.io import read_recording
 from emgspasm.record import RecordSummary, SensorSpec, record_session
+from emgspasm.sinks.background import BackgroundRecorder
 from emgspasm.sinks.recorder import Recorder
 from emgspasm.sources.ble.backoff import ReconnectPolicy
 from emgspasm.sources.ble.client import ConnectOptions
@@ -400,3 +402,143 @@ def test_the_free_space_is_checked_again_once_the_sensor_says_its_layout(
         record(spec, out, episodes=tmp_path / "full.csv", duration_s=20.0)
     assert "about 128 kB needed (2 channel(s) at 1000 Hz, for 20 s)" in str(caught.value)
     assert list(tmp_path.iterdir()) == []
+
+
+# -- a slow disk ----------------------------------------------------------------------------------
+class StallingSync:
+    """Stand-in for the BDF writer's fdatasync: the first ``stalls`` syncs take ``stall_s``
+    seconds (a busy disk), or raise ``error`` when given (a disk that fails)."""
+
+    def __init__(self, stall_s: float, stalls: int, error: OSError | None = None) -> None:
+        self.stall_s, self.left, self.error = stall_s, stalls, error
+
+    def __call__(self, fd: int) -> None:
+        if self.error is not None:
+            raise self.error
+        if self.left > 0:
+            self.left -= 1
+            time.sleep(self.stall_s)
+
+
+def noise_frames(fs: float, n: int, size: int, seed: int) -> tuple[np.ndarray, list[Frame]]:
+    rng = np.random.default_rng(seed)
+    signal = rng.normal(0.0, 20.0, (n, 1)).astype(np.float32)
+    return signal, [Frame(signal[k : k + size], k, fs, ("EMG1",)) for k in range(0, n, size)]
+
+
+def test_a_slow_disk_holds_up_the_writer_thread_never_the_caller(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import emgspasm.io.bdf_writer as bdf_writer
+
+    monkeypatch.setattr(bdf_writer, "_datasync", StallingSync(0.4, 2))
+    fs, out = 250.0, tmp_path / "slow.bdf"
+    signal, frames = noise_frames(fs, 5000, 50, seed=1)
+    inner = Recorder(out, fs, ("EMG1",), ("uV",), (-200.0, 200.0), sync_interval_s=0.0)
+    recorder = BackgroundRecorder(inner, slow_s=0.3)
+    longest = 0.0
+    for frame in frames:
+        began = time.perf_counter()
+        recorder.write(frame)
+        longest = max(longest, time.perf_counter() - began)
+        time.sleep(0.002)
+    recorder.close()
+    assert longest < 0.05  # the caller never waited on the disk (each stall took 0.4 s)
+    [stall] = recorder.stalls
+    assert stall.held_s >= 0.8 and stall.longest_s >= 0.8  # both syncs of one record
+    assert stall.peak_waiting > 0 and stall.unwritten == 0 and not recorder.unwritten
+    rec = read_recording(out)
+    np.testing.assert_allclose(rec.samples, signal, atol=400 / 2**24)
+    [note] = [a for a in rec.annotations if a.description.startswith("disk slow")]
+    assert note.description == stall.describe(fs)
+    assert (round(note.onset_s * fs), round((note.onset_s + note.duration_s) * fs)) == (
+        stall.start,
+        stall.stop,
+    )
+
+
+def test_a_full_buffer_leaves_frames_out_marked_as_a_gap_and_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import emgspasm.io.bdf_writer as bdf_writer
+
+    monkeypatch.setattr(bdf_writer, "_datasync", StallingSync(0.5, 1))
+    fs, out = 250.0, tmp_path / "full.bdf"
+    signal, frames = noise_frames(fs, 6000, 50, seed=2)
+    inner = Recorder(out, fs, ("EMG1",), ("uV",), (-200.0, 200.0), sync_interval_s=0.0)
+    recorder = BackgroundRecorder(inner, buffer_s=2.0, slow_s=0.3)
+    for frame in frames[:40]:  # 8 s at 20 times real time, while the first record's sync stalls
+        recorder.write(frame)
+        time.sleep(0.01)
+    while recorder.waiting_s > 0:  # until the disk has caught up
+        time.sleep(0.01)
+    for frame in frames[40:]:  # then no faster than the disk takes them
+        while recorder.waiting_s > 1.0:
+            time.sleep(0.005)
+        recorder.write(frame)
+    recorder.close()
+
+    [run] = recorder.unwritten
+    assert run.stop <= 2000 and run.samples == run.stop - run.start > 0
+    assert recorder.samples_unwritten == run.samples
+    assert recorder.peak_waiting <= 2.0 * fs  # the bound held
+    [stall] = recorder.stalls
+    assert stall.unwritten == run.samples
+    assert recorder.gaps == [Gap(run.start, run.samples)]
+    rec = read_recording(out)
+    assert rec.n_samples == 6000 and rec.gaps == (Gap(run.start, run.samples),)
+    kept = np.ones(6000, dtype=bool)
+    kept[run.start : run.stop] = False
+    np.testing.assert_allclose(rec.samples[kept], signal[kept], atol=400 / 2**24)
+    [note] = [a for a in rec.annotations if a.description.startswith("not written")]
+    assert note.description == f"not written (disk too slow): {run.samples} samples"
+    assert (round(note.onset_s * fs), round(note.duration_s * fs)) == (run.start, run.samples)
+
+
+def test_a_failing_disk_is_reported_once_by_the_next_call(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    import emgspasm.io.bdf_writer as bdf_writer
+    from emgspasm.errors import RecordingError
+
+    monkeypatch.setattr(
+        bdf_writer, "_datasync", StallingSync(0, 0, OSError(errno.ENOSPC, "No space left"))
+    )
+    _, frames = noise_frames(250.0, 2000, 50, seed=3)
+    inner = Recorder(
+        tmp_path / "broken.bdf", 250.0, ("EMG1",), ("uV",), (-200.0, 200.0), sync_interval_s=0.0
+    )
+    recorder = BackgroundRecorder(inner)
+    with pytest.raises(RecordingError, match="cannot be saved to disk .*No space left"):
+        for frame in frames:
+            recorder.write(frame)
+            time.sleep(0.01)
+    recorder.write(frames[-1])  # reported once; what follows is let go
+    recorder.close()
+
+
+def test_a_disk_too_slow_for_the_buffer_is_in_the_summary_and_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import emgspasm.io.bdf_writer as bdf_writer
+
+    monkeypatch.setattr(bdf_writer, "_datasync", StallingSync(1.2, 1))
+    spec = SensorSpec("virtual:bridge", simulate="quiet", fs=500, channels=1)
+    said: list[str] = []
+    out = tmp_path / "slow.bdf"
+    summary = record(spec, out, duration_s=60.0, buffer_s=2.0, on_event=said.append)
+    assert summary.error is None and summary.n_samples == 30000 and summary.unwritten
+    unwritten = sum(u.samples for u in summary.unwritten)
+    assert summary.samples_received == 30000 - unwritten
+    assert summary.samples_lost == unwritten and summary.stats is not None
+    assert summary.stats.total_samples_lost == 0  # the link lost nothing
+    assert any(line.startswith("  NOT RECORDED: ") for line in summary.lines())
+    assert any(line.startswith("the disk is too slow") for line in said)
+    [stall] = summary.disk_stalls
+    assert stall.unwritten == unwritten
+    rec = read_recording(out)
+    assert rec.n_samples == 30000 and sum(g.length for g in rec.gaps) == unwritten
+    noted = [a for a in rec.annotations if a.description.startswith("not written")]
+    assert sum(int(a.description.split(": ")[1].split()[0]) for a in noted) == unwritten

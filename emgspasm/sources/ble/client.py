@@ -22,13 +22,24 @@ starts there carries the gap across the drop), so a recorder can mark the drop a
 
 The notification callback does no work beyond stamping the host arrival time and putting the
 bytes on a queue (never blocking); a separate task decodes, places and counts, so a slow
-consumer never stalls the radio. Frames wait in an unbounded queue until they are taken.
+consumer never stalls the radio. That first queue needs no bound: the callbacks run on the event
+loop, and the decoding task drains whatever they added each time the loop comes round to it.
+
+Frames wait for the consumer in a queue bounded by ``max_queued_s`` seconds of samples. A
+consumer that falls that far behind loses samples rather than the process growing without end:
+further Frames are dropped, never silently. Their samples become part of the gap before the next
+Frame handed out (so nothing after them moves), are counted in ``stats.overflow_samples_lost``,
+logged, named in the link status message, and each such run is listed in
+:attr:`BleSource.overflows` (where it starts and how many samples it dropped) for a recorder to
+mark.
 
 Errors reach the consumer of :meth:`BleSource.frames` as :class:`~emgspasm.errors.DeviceError`
 (device not found, ambiguous name, connection failed after N attempts, gave up reconnecting,
 device changed its stream on reconnect) or :class:`~emgspasm.errors.ProtocolError` (a device
-that breaks its protocol while being identified). Packets the decoder rejects mid-stream are
-counted in ``stats.decode_errors`` and skipped.
+that breaks its protocol while being identified). Notifications the decoder rejects mid-stream
+(wrong length, bad checksum, garbage) carry no samples: each is counted in
+``stats.decode_errors``, the latest reason is kept in :attr:`BleSource.last_rejection` and the
+status message, they are logged (the first few, then a count at most once a minute) and skipped.
 """
 
 from __future__ import annotations
@@ -61,6 +72,12 @@ logger = logging.getLogger(__name__)
 
 _RETRYABLE = (BleakError, asyncio.TimeoutError, OSError, EOFError)
 _END = object()
+MAX_QUEUED_S = 60.0
+"""Seconds of samples the Frame queue holds before Frames are dropped (and reported)."""
+REJECTIONS_LOGGED = 5
+"""Rejected notifications logged one by one before they are only logged as counts."""
+REJECTION_LOG_S = 60.0
+"""Shortest time (event loop seconds) between two log lines counting rejected notifications."""
 
 
 class _LinkLost(Exception):
@@ -102,6 +119,17 @@ class Resumption:
     host_time: float
 
 
+@dataclass(frozen=True)
+class Overflow:
+    """A run of Frames dropped because the consumer fell behind: stream indices ``start`` to
+    ``stop`` (exclusive), ``samples`` of them received and dropped (the rest of the span was lost
+    on the link and is counted there)."""
+
+    start: int
+    stop: int
+    samples: int
+
+
 @dataclass
 class _Session:
     number: int
@@ -118,6 +146,8 @@ class BleSource:
     bridge. ``client_backend`` / ``scanner_backend``: bleak backend classes (None: the
     platform's; :mod:`.bumble_backend` for the in-process virtual radio).
     ``settle_packets`` / ``settle_s``: how many arrivals a reconnect gap is estimated from.
+    ``max_queued_s``: seconds of samples waiting for the consumer before Frames are dropped
+    (reported; see module doc).
     """
 
     def __init__(
@@ -132,7 +162,10 @@ class BleSource:
         settle_packets: int = 64,
         settle_s: float = 0.5,
         status_interval_s: float = 0.25,
+        max_queued_s: float = MAX_QUEUED_S,
     ) -> None:
+        if not max_queued_s > 0:
+            raise ValueError("max_queued_s must be positive")
         self.target = _as_target(target)
         self.profile_options = profile or ProfileOptions()
         self.connect_options = connect or ConnectOptions()
@@ -141,6 +174,7 @@ class BleSource:
         self.scanner_backend = scanner_backend
         self.settle_packets = settle_packets
         self.settle_s = settle_s
+        self.max_queued_s = max_queued_s
         self.monitor = LinkMonitor(interval_s=status_interval_s)
         self.clock: ClockMapping | None = None
         self.profile: DeviceProfile | None = None
@@ -162,6 +196,7 @@ class BleSource:
                 "reconnect_samples_lost",
                 "reconnects",
                 "decode_errors",
+                "overflow_samples_lost",
             ),
             0,
         )
@@ -170,6 +205,16 @@ class BleSource:
         self.resumptions: list[Resumption] = []
         """One entry per reconnect that delivered samples, added before its first Frame."""
         self._resuming = False
+        self.overflows: list[Overflow] = []
+        """Each run of Frames dropped because the consumer fell behind, in stream order."""
+        self._queued = 0  # samples in the Frame queue
+        self._carry = 0  # samples dropped (and lost before them) since the last Frame queued
+        self._overflowing = False
+        self.last_rejection = ""
+        """Why the latest rejected notification was rejected (empty before any)."""
+        self._rejections_logged = 0
+        self._rejection_log_at = float("-inf")
+        self._rejections_unlogged = 0
 
     # -- public API ---------------------------------------------------------------------------
     @property
@@ -226,7 +271,9 @@ class BleSource:
                 if item is _END:
                     return
                 raise item
-            yield item  # type: ignore[misc]
+            assert isinstance(item, Frame)
+            self._queued -= item.n
+            yield item
 
     # -- the link ------------------------------------------------------------------------------
     async def _run(self) -> None:
@@ -397,8 +444,7 @@ class BleSource:
         try:
             packet = session.decoder.decode(data, characteristic=uuid, host_time=host_time)
         except ProtocolError as exc:
-            self._counts["decode_errors"] += 1
-            self.monitor.update(message=f"rejected a notification: {exc}", stats=self.stats)
+            self._reject(str(exc), host_time)
             return
         self._counts["packets_received"] += 1
         self._counts["packets_lost"] += int(packet.extra.get("lost_packets", 0) or 0)
@@ -417,20 +463,67 @@ class BleSource:
                 self.resumptions.append(
                     Resumption(item.start, item.gap_before, item.reconnect_gap, item.host_time)
                 )
-            self._counts["samples_received"] += item.packet.n
+            n = item.packet.n
+            self._counts["samples_received"] += n
             self._counts["samples_lost"] += item.gap_before - item.reconnect_gap
             self._counts["reconnect_samples_lost"] += item.reconnect_gap
+            if self._queued + n > max(1, round(self.max_queued_s * self.profile.fs)):
+                self._drop(item)
+                continue
+            self._overflowing = False
             self._frames.put_nowait(
                 Frame(
                     samples=item.packet.samples,
                     start=item.start,
                     fs=self.profile.fs,
                     channels=tuple(self.profile.channels),
-                    gap_before=item.gap_before,
+                    gap_before=item.gap_before + self._carry,
                 )
             )
+            self._carry = 0
+            self._queued += n
         if self.monitor.due():
             self._publish()
+
+    def _drop(self, item: Placed) -> None:
+        """Leave out a Frame the full queue cannot take (see module doc)."""
+        n = item.packet.n
+        self._carry += item.gap_before + n
+        self._counts["overflow_samples_lost"] += n
+        if self._overflowing:
+            last = self.overflows[-1]
+            self.overflows[-1] = Overflow(last.start, item.stop, last.samples + n)
+            return
+        self._overflowing = True
+        self.overflows.append(Overflow(item.start, item.stop, n))
+        message = (
+            f"the consumer fell {self.max_queued_s:g} s of samples behind: samples from index "
+            f"{item.start} on are dropped until it catches up"
+        )
+        logger.warning("%s: %s", self.target, message)
+        self.monitor.update(force=True, message=message, stats=self.stats)
+
+    def _reject(self, reason: str, host_time: float) -> None:
+        """Count, keep and log a notification the decoder refused (see module doc)."""
+        self._counts["decode_errors"] += 1
+        self.last_rejection = reason
+        self.monitor.update(message=f"rejected a notification: {reason}", stats=self.stats)
+        if self._rejections_logged < REJECTIONS_LOGGED:
+            self._rejections_logged += 1
+            self._rejection_log_at = host_time
+            logger.warning("%s: rejected a notification: %s", self.target, reason)
+            return
+        self._rejections_unlogged += 1
+        if host_time - self._rejection_log_at >= REJECTION_LOG_S:
+            logger.warning(
+                "%s: rejected %d more notification(s) (%d in all), the latest: %s",
+                self.target,
+                self._rejections_unlogged,
+                self._counts["decode_errors"],
+                reason,
+            )
+            self._rejections_unlogged = 0
+            self._rejection_log_at = host_time
 
     def _flush(self) -> None:
         if self._stitcher is not None:
@@ -460,6 +553,7 @@ __all__ = [
     "BleSource",
     "ConnectOptions",
     "DeviceTarget",
+    "Overflow",
     "ProfileOptions",
     "ReconnectPolicy",
     "Resumption",

@@ -50,7 +50,10 @@ class LinkStats:
 
     ``packets_lost`` and ``samples_lost``: missing inside connections, exact where the device
     numbers its packets or samples. ``reconnect_samples_lost``: missing across reconnects,
-    estimated from the host clock. ``decode_errors``: notifications rejected by the decoder.
+    estimated from the host clock. ``decode_errors``: notifications rejected by the decoder
+    (malformed: they carried no samples). ``overflow_samples_lost``: samples received but dropped
+    on the host because its consumer fell behind (not a loss of the link, so not in
+    :attr:`total_samples_lost`).
     """
 
     packets_received: int = 0
@@ -60,6 +63,7 @@ class LinkStats:
     reconnect_samples_lost: int = 0
     reconnects: int = 0
     decode_errors: int = 0
+    overflow_samples_lost: int = 0
 
     @property
     def total_samples_lost(self) -> int:

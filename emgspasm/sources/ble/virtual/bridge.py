@@ -13,6 +13,10 @@ The feed's values (µV) become 12-bit ADC codes: ``code = round(uV * 1000 / nv_p
 zero_code``, clipped to 0..4095 (:meth:`VirtualBridge.codes`). A host decodes them back to
 ``(code - zero_code) * nv_per_count / 1000``, which is what "sample-exact" compares against.
 
+Garbage (:mod:`.faults`): a ``crc`` notification is a real packet with one bit flipped, which its
+CRC-16 catches; every kind is checked against the host's packet decoder before it is sent, so it
+is always one the host must reject.
+
 Not played: the ring buffer's overflow and the radio refusing a notification (the virtual link
 always takes it), lead-off detection. ``SET_RATE`` is accepted only for the feed's own rate
 (the feed is not resampled). ``first_sequence`` / ``first_index`` start the counters of each
@@ -22,14 +26,21 @@ session elsewhere than 0 (not what the firmware does: a test aid for counter wra
 from __future__ import annotations
 
 import asyncio
+import functools
 from typing import TYPE_CHECKING
 
 import numpy as np
 from bumble.gatt import Characteristic, CharacteristicValue, Service
 
-from ....errors import ConfigError
+from ....errors import ConfigError, ProtocolError
 from ..profiles import bridge_control as ctl
-from ..profiles.bridge_wire import MAX_CODE, Flag, encode_packet, max_samples_per_packet
+from ..profiles.bridge_wire import (
+    MAX_CODE,
+    Flag,
+    decode_packet,
+    encode_packet,
+    max_samples_per_packet,
+)
 from .faults import FaultPlan, StreamSession
 from .feed import SampleFeed
 from .peripheral import VirtualPeripheral
@@ -47,6 +58,9 @@ MANUFACTURER = "emgspasm"
 MODEL = "emgspasm-bridge virtual"
 FIRMWARE_REVISION = "1.0.0"
 FIRMWARE_MTU = 247
+
+_samples_per_packet = functools.lru_cache(maxsize=64)(max_samples_per_packet)
+"""The packet size for an MTU and channel count, worked out once (the loop asks every packet)."""
 
 
 class VirtualBridge(VirtualPeripheral):
@@ -183,6 +197,22 @@ class VirtualBridge(VirtualPeripheral):
         if self.connection is not None and self.device is not None:
             await self.device.notify_subscriber(self.connection, self._control, data)
 
+    def malformed(self, kind: str, value: bytes, rng: np.random.Generator) -> bytes:
+        """Garbage the bridge's decoder rejects (a ``crc`` one fails only its checksum when the
+        flipped bit is in the samples)."""
+        while True:
+            if kind == "crc":
+                bit = int(rng.integers(0, 8 * (len(value) - 2)))
+                data = bytearray(value)
+                data[bit // 8] ^= 1 << (bit % 8)
+                garbage = bytes(data)
+            else:
+                garbage = super().malformed(kind, value, rng)
+            try:
+                decode_packet(garbage)
+            except ProtocolError:
+                return garbage
+
     # -- samples -------------------------------------------------------------------------------
     def codes(self, start: int, stop: int) -> np.ndarray:
         """The ADC codes (uint16 ``(k, channels)``) the device measures at world indices
@@ -202,7 +232,7 @@ class VirtualBridge(VirtualPeripheral):
         while True:
             taken = min(self.clock.taken_by(loop.time()), self.feed.n_samples) - session.world_start
             mtu = self.connection.att_mtu if self.connection is not None else 23
-            most = max_samples_per_packet(mtu, channels)
+            most = _samples_per_packet(mtu, channels)
             latency = max(1, self.latency_ms * self.info.rate_hz // 1000)
             while sent < taken:
                 n = min(taken - sent, most)

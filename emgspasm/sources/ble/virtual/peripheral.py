@@ -4,7 +4,9 @@ streams on its own clock and injects the faults of a :class:`~.faults.FaultPlan`
 Subclasses (:mod:`.bridge`, :mod:`.myo`) give the GATT services, the advertised service UUIDs
 and the streaming loop of their device; they send every data notification through
 :meth:`VirtualPeripheral.send`, which numbers it, applies the plan (lost or delivered, with what
-delay) and logs it in :attr:`VirtualPeripheral.log`.
+delay, followed by a malformed notification or not) and logs it in
+:attr:`VirtualPeripheral.log`. :meth:`VirtualPeripheral.malformed` builds the garbage; a device
+with a checksum in its packets (the bridge) makes the ``crc`` kind its own way.
 
 Like the devices they stand for, the virtual sensors accept one connection at a time (they stop
 advertising while connected), stop streaming when the link drops, and advertise again once any
@@ -24,6 +26,7 @@ from collections import deque
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, ClassVar
 
+import numpy as np
 from bumble import data_types
 from bumble.core import UUID, AdvertisingData
 from bumble.device import Connection, Device
@@ -37,6 +40,15 @@ if TYPE_CHECKING:
     from ..bumble_link import VirtualRadio
 
 ADVERTISING_INTERVAL_MS = 20.0
+
+
+class _Garbage:
+    """A malformed notification waiting in the delivery queue (never a SentNotification)."""
+
+    __slots__ = ("kind",)
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
 
 
 class VirtualPeripheral:
@@ -77,10 +89,9 @@ class VirtualPeripheral:
         self._session: StreamSession | None = None
         self._silent_until = float("-inf")
         self._outages = 0
-        self._numbers = 0
-        self._queue: deque[tuple[float, Connection, Characteristic, bytes, SentNotification]] = (
-            deque()
-        )
+        self._queue: deque[
+            tuple[float, Connection, Characteristic, bytes, SentNotification | _Garbage]
+        ] = deque()
         self._sender: asyncio.Task[None] | None = None
         self._release_at = float("-inf")
         self._closed = False
@@ -217,19 +228,21 @@ class VirtualPeripheral:
         self.connection = None
         self.stop_streaming()
         while self._queue:
-            self._queue.popleft()[4].lost = True  # held back in the air when the link went
+            held = self._queue.popleft()[4]  # held back in the air when the link went
+            if isinstance(held, SentNotification):
+                held.lost = True
         if not self._closed:
             self._spawn(self._advertise())
 
     async def _fault_schedule(self) -> None:
         assert self.clock is not None and self.device is not None
         loop = asyncio.get_running_loop()
-        for at_s in self.faults.disconnect_at_s:
+        for k, at_s in enumerate(self.faults.disconnect_at_s):
             at = self.clock.host_time_of(at_s * self.feed.fs)
             await asyncio.sleep(max(0.0, at - loop.time()))
             now = loop.time()
             self._outages += 1
-            self._silent_until = now + self.clock.host_seconds(self.faults.outage_s)
+            self._silent_until = now + self.clock.host_seconds(self.faults.outage_for(k))
             self.log.drops.append((now, self.clock.taken_by(now)))
             if self.connection is not None:
                 await self._hci(self.connection.disconnect(HCI_CONNECTION_TIMEOUT_ERROR))
@@ -279,28 +292,61 @@ class VirtualPeripheral:
         sequence: int | None = None,
     ) -> SentNotification:
         """Send one data notification of ``n`` samples from world index ``first``, or lose it
-        as the fault plan says; returns its log entry."""
+        as the fault plan says (and follow it with a malformed one, when the plan says so);
+        returns its log entry."""
         loop = asyncio.get_running_loop()
         session = self._session.number if self._session is not None else 0
-        entry = SentNotification(self._numbers, session, first, n, sequence, loop.time())
-        self._numbers += 1
-        self.log.notifications.append(entry)
-        entry.lost = self._decider.lose(entry.number)
+        entry = self.log.notifications.add(session, first, n, sequence, loop.time())
+        entry.lost = self._decider.lose(entry.number, first / self.feed.fs)
         connection = self.connection
         if connection is None or not self.subscribed(characteristic):
             entry.lost = True
-        if entry.lost:
             return entry
+        garbage = self._decider.garbage()
+        if not entry.lost:
+            await self._deliver(connection, characteristic, value, entry, self._decider.delay())
+        if garbage is not None:  # right behind it, in the same connection event
+            self.log.garbage_sent[garbage] += 1
+            data = self.malformed(garbage, value, self._decider.garbage_rng)
+            await self._deliver(connection, characteristic, data, _Garbage(garbage), 0.0)
+        return entry
+
+    def malformed(self, kind: str, value: bytes, rng: np.random.Generator) -> bytes:
+        """A malformed notification of ``kind`` made from the real one ``value`` (see
+        :mod:`.faults`); never a notification the device's decoder could accept. Devices with a
+        checksum override this for the ``crc`` kind."""
+        if kind == "long":
+            return value + rng.integers(0, 256, int(rng.integers(1, 8)), dtype=np.uint8).tobytes()
+        if kind == "random":
+            size = int(rng.integers(1, max(3, self.max_mtu - 3)))
+            if size == len(value):
+                size += 1
+            return rng.integers(0, 256, size, dtype=np.uint8).tobytes()
+        return value[: int(rng.integers(0, len(value)))]  # short (and crc without a checksum)
+
+    async def _deliver(
+        self,
+        connection: Connection,
+        characteristic: Characteristic,
+        value: bytes,
+        entry: SentNotification | _Garbage,
+        delay: float,
+    ) -> None:
+        """Hand a notification to the link now, or hold it ``delay`` seconds (order kept)."""
         assert self.device is not None
-        delay = self._decider.delay()
+        loop = asyncio.get_running_loop()
         if delay <= 0 and not self._queue:
             await self.device.notify_subscriber(connection, characteristic, value)
-            return entry
+            self._delivered(entry)
+            return
         self._release_at = max(self._release_at, loop.time() + delay)
         self._queue.append((self._release_at, connection, characteristic, value, entry))
         if self._sender is None or self._sender.done():
             self._sender = asyncio.ensure_future(self._send_held())
-        return entry
+
+    def _delivered(self, entry: SentNotification | _Garbage) -> None:
+        if isinstance(entry, _Garbage):
+            self.log.garbage_delivered[entry.kind] += 1
 
     async def _send_held(self) -> None:
         loop = asyncio.get_running_loop()
@@ -312,6 +358,8 @@ class VirtualPeripheral:
                 continue  # the queue was emptied by a disconnection
             self._queue.popleft()
             if connection is not self.connection:
-                entry.lost = True
+                if isinstance(entry, SentNotification):
+                    entry.lost = True
                 continue
             await self.device.notify_subscriber(connection, characteristic, value)
+            self._delivered(entry)
