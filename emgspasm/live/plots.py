@@ -240,12 +240,12 @@ class MarkItem(ViewSizedItem):
         p.setTransform(transform)
 
 
-class SpanItem(pg.GraphicsObject):
+class SpanItem(ViewSizedItem):
     """Vertical bands over the whole height of a view, at x spans; one brush and one pen.
 
     Cheaper than a region item per episode: one item draws every band in a pane. Each band
     has an edge line at its start, and at its end too when ``closed`` (an open spasm's band
-    runs to the newest sample and has no end yet).
+    runs to the newest sample and has no end yet). Its bounding box spans the bands only.
     """
 
     def __init__(self, brush: QtGui.QBrush, pen: QtGui.QPen, closed: bool = True) -> None:
@@ -254,7 +254,6 @@ class SpanItem(pg.GraphicsObject):
         self._spans: list[Span] = []
         self._brush = brush
         self._pen = pen
-        self._rect = QtCore.QRectF()
 
     def set_spans(self, spans: Sequence[Span]) -> None:
         spans = [(float(a), float(b)) for a, b in spans if b > a]
@@ -263,25 +262,13 @@ class SpanItem(pg.GraphicsObject):
         self._spans = spans
         self._refresh()
 
-    def _refresh(self) -> None:
-        vb = self.getViewBox()
-        if not self._spans or vb is None:
-            rect = QtCore.QRectF()
-        else:
-            (_, _), (y0, y1) = vb.viewRange()
-            x0 = min(a for a, _ in self._spans)
-            x1 = max(b for _, b in self._spans)
-            rect = QtCore.QRectF(x0, y0, x1 - x0, y1 - y0)
-        if rect != self._rect:
-            self.prepareGeometryChange()
-            self._rect = rect
-        self.update()
-
-    def viewRangeChanged(self) -> None:  # noqa: N802 - Qt naming
-        self._refresh()
-
-    def boundingRect(self) -> QtCore.QRectF:  # noqa: N802 - Qt naming
-        return self._rect
+    def _view_rect(self) -> QtCore.QRectF:
+        view = super()._view_rect()
+        if not self._spans or view.isNull():
+            return QtCore.QRectF()
+        x0 = min(a for a, _ in self._spans)
+        x1 = max(b for _, b in self._spans)
+        return QtCore.QRectF(x0, view.top(), x1 - x0, view.height())
 
     def paint(self, p: QtGui.QPainter, *args) -> None:
         if not self._spans or self._rect.isNull():
