@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Unpack
 
 import numpy as np
 from bumble.gatt import Characteristic, CharacteristicValue, Service
@@ -41,9 +41,9 @@ from ..profiles.bridge_wire import (
     encode_packet,
     max_samples_per_packet,
 )
-from .faults import FaultPlan, StreamSession
+from .faults import StreamSession
 from .feed import SampleFeed
-from .peripheral import VirtualPeripheral
+from .peripheral import LinkOptions, VirtualPeripheral
 
 if TYPE_CHECKING:
     from ..bumble_link import VirtualRadio
@@ -75,26 +75,20 @@ class VirtualBridge(VirtualPeripheral):
         *,
         name: str = "emgspasm-bridge",
         address: str = "F0:B7:1D:6E:00:01",
-        speed: float = 1.0,
-        drift_ppm: float = 0.0,
-        faults: FaultPlan | None = None,
-        play_from_start: bool = False,
         nv_per_count: int = 4029,
         zero_code: int = 2048,
         latency_ms: int = 20,
         battery: int | None = 87,
         first_sequence: int = 0,
         first_index: int = 0,
+        **link: Unpack[LinkOptions],
     ) -> None:
         super().__init__(
             radio,
             feed,
             name=name,
             address=address,
-            speed=speed,
-            drift_ppm=drift_ppm,
-            faults=faults,
-            play_from_start=play_from_start,
+            **link,
             max_mtu=FIRMWARE_MTU,
         )
         if feed.fs != int(feed.fs) or not 1 <= feed.fs <= 65535:

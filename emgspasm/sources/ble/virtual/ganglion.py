@@ -19,7 +19,7 @@ decodes (times ``UV_PER_COUNT``).
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Unpack
 
 import numpy as np
 from bumble.gatt import Characteristic, CharacteristicValue, Service
@@ -28,9 +28,9 @@ from ....errors import ConfigError
 from ..profiles import ganglion
 from ..profiles.bridge_control import DEVICE_INFORMATION_SERVICE
 from ..profiles.ganglion_wire import N_CHANNELS
-from .faults import FaultPlan, StreamSession
+from .faults import StreamSession
 from .feed import SampleFeed
-from .peripheral import VirtualPeripheral
+from .peripheral import LinkOptions, VirtualPeripheral
 
 if TYPE_CHECKING:
     from ..bumble_link import VirtualRadio
@@ -73,20 +73,14 @@ class VirtualGanglion(VirtualPeripheral):
         *,
         name: str = "Ganglion-1a2b",
         address: str = "F0:6A:61:00:00:01",
-        speed: float = 1.0,
-        drift_ppm: float = 0.0,
-        faults: FaultPlan | None = None,
-        play_from_start: bool = False,
+        **link: Unpack[LinkOptions],
     ) -> None:
         super().__init__(
             radio,
             feed,
             name=name,
             address=address,
-            speed=speed,
-            drift_ppm=drift_ppm,
-            faults=faults,
-            play_from_start=play_from_start,
+            **link,
         )
         if feed.fs != ganglion.FS:
             raise ConfigError(f"the Ganglion samples at {ganglion.FS:g} Hz, not {feed.fs:g}")

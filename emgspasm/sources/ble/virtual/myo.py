@@ -16,7 +16,7 @@ values become counts ``round(value * counts_per_unit)`` clipped to -128..127
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Unpack
 
 import numpy as np
 from bumble.gatt import Characteristic, CharacteristicValue, Service
@@ -24,9 +24,9 @@ from bumble.gatt import Characteristic, CharacteristicValue, Service
 from ....errors import ConfigError
 from ..profiles import myo
 from ..profiles.bridge_control import BATTERY_LEVEL_CHARACTERISTIC, BATTERY_SERVICE
-from .faults import FaultPlan, StreamSession
+from .faults import StreamSession
 from .feed import SampleFeed
-from .peripheral import VirtualPeripheral
+from .peripheral import LinkOptions, VirtualPeripheral
 
 if TYPE_CHECKING:
     from ..bumble_link import VirtualRadio
@@ -50,22 +50,16 @@ class VirtualMyo(VirtualPeripheral):
         *,
         name: str = "Myo",
         address: str = "F0:3E:0A:00:00:01",
-        speed: float = 1.0,
-        drift_ppm: float = 0.0,
-        faults: FaultPlan | None = None,
-        play_from_start: bool = False,
         counts_per_unit: float = 0.25,
         battery: int | None = 64,
+        **link: Unpack[LinkOptions],
     ) -> None:
         super().__init__(
             radio,
             feed,
             name=name,
             address=address,
-            speed=speed,
-            drift_ppm=drift_ppm,
-            faults=faults,
-            play_from_start=play_from_start,
+            **link,
         )
         if feed.fs != myo.FS:
             raise ConfigError(f"the Myo samples at {myo.FS:g} Hz; the feed is at {feed.fs:g} Hz")

@@ -24,7 +24,7 @@ import asyncio
 import contextlib
 from collections import deque
 from collections.abc import Awaitable
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, TypedDict
 
 import numpy as np
 from bumble import data_types
@@ -49,6 +49,17 @@ class _Garbage:
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
+
+
+class LinkOptions(TypedDict, total=False):
+    """How any virtual sensor plays its feed over the link: pace (``speed``, 0 for as fast
+    as the loop goes), clock drift, the faults it injects, and whether it starts from the
+    feed's first sample. Each sensor forwards them to :class:`VirtualPeripheral` unchanged."""
+
+    speed: float
+    drift_ppm: float
+    faults: FaultPlan | None
+    play_from_start: bool
 
 
 class VirtualPeripheral:
