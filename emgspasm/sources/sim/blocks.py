@@ -11,6 +11,7 @@ the recruitment and firing stay physiological.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Self
 
 import numpy as np
 
@@ -133,16 +134,10 @@ class SpasmSpec:
         return plan
 
 
-@dataclass(frozen=True)
-class VoluntarySpec:
-    """A brief voluntary movement (0.3-1.5 s), regular firing (CV 0.15-0.2)."""
+class FixedLength:
+    """A block whose length is its ``duration_s`` and that a crowded plan cannot shrink."""
 
     duration_s: float
-    ratios: tuple[tuple[int, float], ...]
-    edge_s: float
-    cv: float
-    essential: bool = False
-    rest_s: float = 1.5
 
     @property
     def length(self) -> float:
@@ -152,8 +147,20 @@ class VoluntarySpec:
     def min_length(self) -> float:
         return self.duration_s
 
-    def shrunk(self, f: float) -> VoluntarySpec:
+    def shrunk(self, f: float) -> Self:
         return self
+
+
+@dataclass(frozen=True)
+class VoluntarySpec(FixedLength):
+    """A brief voluntary movement (0.3-1.5 s), regular firing (CV 0.15-0.2)."""
+
+    duration_s: float
+    ratios: tuple[tuple[int, float], ...]
+    edge_s: float
+    cv: float
+    essential: bool = False
+    rest_s: float = 1.5
 
     def build(self, ctx: Context, rng: np.random.Generator) -> Plan:
         plan = Plan(busy=[(0.0, self.duration_s)])
@@ -166,7 +173,7 @@ class VoluntarySpec:
 
 
 @dataclass(frozen=True)
-class MotionSpec:
+class MotionSpec(FixedLength):
     """A motion artifact: a large low-frequency transient seen on every channel."""
 
     duration_s: float
@@ -175,17 +182,6 @@ class MotionSpec:
     gains: tuple[float, ...]
     essential: bool = False
     rest_s: float = 1.0
-
-    @property
-    def length(self) -> float:
-        return self.duration_s
-
-    @property
-    def min_length(self) -> float:
-        return self.duration_s
-
-    def shrunk(self, f: float) -> MotionSpec:
-        return self
 
     def build(self, ctx: Context, rng: np.random.Generator) -> Plan:
         plan = Plan(busy=[(0.0, self.duration_s)])
