@@ -9,9 +9,13 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import __version__
 from .errors import ConfigError, EmgSpasmError
+
+if TYPE_CHECKING:
+    from .recording import RecordingReader
 
 
 def _config(args: argparse.Namespace):
@@ -58,17 +62,22 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_detect(args: argparse.Namespace) -> int:
+def _open_input(args: argparse.Namespace) -> RecordingReader:
+    """The recording a command reads, with the reading options it was given."""
     from .io import open_recording
+
+    return open_recording(
+        args.recording, args.input_format, fs=args.fs, skip_bad_lines=args.skip_bad_lines
+    )
+
+
+def cmd_detect(args: argparse.Namespace) -> int:
     from .pipeline import detect_stream
     from .sinks.episode_log import EpisodeLogWriter
 
     cfg = _config(args)
-    reader = open_recording(
-        args.recording, args.input_format, fs=args.fs, skip_bad_lines=args.skip_bad_lines
-    )
-    header = reader.header
-    bar = _progress(header.n_samples, header.duration_s, args.quiet)
+    reader = _open_input(args)
+    bar = _progress(reader.header.n_samples, reader.header.duration_s, args.quiet)
     with EpisodeLogWriter(args.out, args.format) as log:
         result = detect_stream(
             reader, cfg, on_episodes=log.write, on_progress=bar.update if bar else None
@@ -116,15 +125,11 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from .io import open_recording
     from .report import make_report
 
     cfg = _config(args)
-    reader = open_recording(
-        args.recording, args.input_format, fs=args.fs, skip_bad_lines=args.skip_bad_lines
-    )
-    header = reader.header
-    bar = _progress(header.n_samples, header.duration_s, args.quiet)
+    reader = _open_input(args)
+    bar = _progress(reader.header.n_samples, reader.header.duration_s, args.quiet)
     report = make_report(
         reader,
         args.out,
