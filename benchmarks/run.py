@@ -191,6 +191,7 @@ def _kernel_rates(channels: int, total: float) -> list[tuple[str, float]]:
         for s in starts:
             K.detect_block(y[s : s + BLOCK], x[s : s + BLOCK], int(FS) + s, det._prm, sf, si,
                            ring, det._ev_i, det._ev_f, det._ev_n)
+            det._ev_n[:] = 0  # events are appended: the Detector takes them after each call
 
     samples = len(starts) * BLOCK * channels
     rates = []

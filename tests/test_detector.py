@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from emgspasm import ConfigError, Frame
 from emgspasm.config import DetectorConfig, profile
 from emgspasm.detect import Detector
+from emgspasm.detect import detector as detector_module
 
 from .synthetic import rest_with_events
 
@@ -139,6 +140,28 @@ def test_one_sample_blocks_equal_whole_stream():
     _, whole = run(x, fs, blocks=[x.shape[0]])
     _, single = run(x, fs, blocks=[1] * x.shape[0])
     assert single == whole and len(whole) >= 2
+
+
+@pytest.mark.parametrize("fs", [200.0, 1000.0, 2000.0])
+def test_the_calm_shortcut_changes_nothing(fs, monkeypatch):
+    """The kernel's shortcut through calm signal is exact: with it or without, the same
+    episodes, quality segments and final state, bit for bit, across a gap, a flat stretch,
+    clipping and the end of the resting level's settling (30 s after learning)."""
+    x = rest_with_events(fs=fs, duration_s=60.0, fasciculations=(28.0, 35.2, 44.0, 50.5))
+    x[int(38 * fs) : int(41 * fs)] = 0.0
+    x = np.clip(x, -60.0, 60.0)
+    cfg = profile("night").replace(clip_level=60.0)
+    seen = []
+    for shortcut in (True, False):
+        monkeypatch.setattr(detector_module, "SHORTCUT", shortcut)
+        det, eps = run(x, fs, cfg, blocks=[1500, 777, 5000] * 40, gaps=[(int(31 * fs), 300)])
+        seen.append((eps, det.quality, det._sf.copy(), det._si.copy()))
+    (eps, quality, sf, si), (eps_full, quality_full, sf_full, si_full) = seen
+    assert {e.kind for e in eps} == {"spasm", "fasciculation"}
+    assert {q.kind for q in quality} == {"gap", "flat"}
+    assert eps == eps_full and quality == quality_full
+    np.testing.assert_array_equal(sf, sf_full)
+    np.testing.assert_array_equal(si, si_full)
 
 
 def test_config_toml_round_trip_and_errors(tmp_path):

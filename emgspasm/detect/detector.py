@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -18,7 +18,7 @@ from scipy import signal
 
 from ..config import DetectorConfig
 from ..dsp.design import band_edges, bandpass_sos, detect_mains, mains_sos
-from ..dsp.kernels import sos_state, sosfilt_block, take_columns
+from ..dsp.kernels import sos_state
 from ..errors import ConfigError
 from ..frames import Episode, Frame
 from . import kernel as K
@@ -45,6 +45,13 @@ THREADS = min(_cores(), 8)
 Channels are independent in the filters and the detection kernel, so groups of channels run in
 parallel (the Numba kernels release the GIL); the episodes are the same whatever this is set to.
 """
+TICK_S = 0.008
+"""The resting levels step once per tick of about this long (a power of two samples, so 16 at
+2 kHz and 1 at 200 Hz): far shorter than their time constants, long enough that most samples are
+handled by the kernel's shortcut for calm signal."""
+SHORTCUT = True
+"""Whether the kernel takes its shortcut through calm stretches; the episodes are identical
+without it (it is only slower)."""
 PARALLEL_MIN = 65536
 """Channel-samples a frame must hold before it is split over threads: below, handing the work to
 another thread costs more than it saves (a live 50 ms frame stays in the calling thread)."""
@@ -101,54 +108,6 @@ class _Pace:
         self._cost[threads] = (
             seconds_per_sample if old is None else 0.7 * old + 0.3 * seconds_per_sample
         )
-
-
-class _Claims:
-    """The blocks of one frame still to do per channel group, shared by the threads on it.
-
-    A group's blocks must run in order, one at a time; any thread may take the next block of a
-    group no other thread is working on.
-    """
-
-    def __init__(self, groups: int, blocks: int) -> None:
-        self._next = [0] * groups
-        self._busy = [False] * groups
-        self._blocks = blocks
-        self._running = 0
-        self._cond = threading.Condition()
-        self.error: BaseException | None = None
-
-    def take(self, first: int) -> tuple[int, int] | None:
-        """The next ``(group, block)`` for a thread that prefers group ``first``, or None when
-        nothing is left for it (waits while the only blocks left follow ones being run)."""
-        n = len(self._next)
-        with self._cond:
-            while self.error is None:
-                if all(self._next[g] + self._busy[g] >= self._blocks for g in range(n)):
-                    return None
-                for g in [(first + i) % n for i in range(n)]:
-                    if not self._busy[g] and self._next[g] < self._blocks:
-                        self._busy[g] = True
-                        self._running += 1
-                        return g, self._next[g]
-                self._cond.wait()
-            return None
-
-    def finish(self, group: int, error: BaseException | None = None) -> None:
-        """The block of ``group`` that was taken is done (or failed with ``error``)."""
-        with self._cond:
-            self._busy[group] = False
-            self._next[group] += 1
-            self._running -= 1
-            if error is not None and self.error is None:
-                self.error = error
-            self._cond.notify_all()
-
-    def wait(self) -> None:
-        """Until no block is running (all done, or stopped by an error)."""
-        with self._cond:
-            while self._running:
-                self._cond.wait()
 
 
 @dataclass(frozen=True)
@@ -302,12 +261,14 @@ class Detector:
         self._prm = kernel_params(cfg, fs, self._win)
         self._sf = np.zeros((nch, K.N_SF))
         self._sf[:, K.SF_FLOOR_P], self._sf[:, K.SF_FLOOR_B2] = quantisation_floors(data, sos)
+        self._sf[:, [K.SF_B2_STEP, K.SF_P_STEP, K.SF_CREEP_STEP]] = 1.0
         self._si = np.zeros((nch, K.N_SI), dtype=np.int64)
         self._si[:, [K.SI_FLAT_START, K.SI_RUN_START, K.SI_POT_AT]] = -1
         max_width = int(self._prm[K.P_MAX_WIDTH])
         self._ring = np.zeros(K.ring_shape(nch, self._win, max_width))
-        self._ev_i = np.zeros((nch, BLOCK // 2 + 8, K.N_EI), dtype=np.int64)
-        self._ev_f = np.zeros((nch, BLOCK // 2 + 8, K.N_EF))
+        rows = 2 * K.event_rows(BLOCK)  # room for a block's worst case and many blocks' usual
+        self._ev_i = np.zeros((nch, rows, K.N_EI), dtype=np.int64)
+        self._ev_f = np.zeros((nch, rows, K.N_EF))
         self._ev_n = np.zeros(nch, dtype=np.int64)
         rule = HeartbeatRule(
             min_interval=int(cfg.ecg_min_interval_s * fs),
@@ -365,13 +326,10 @@ class Detector:
         if threads > 1 and frame.n * nch >= PARALLEL_MIN:
             threads = self._pace.choose(threads)
             t0 = time.perf_counter()
-            if threads > 1:
-                out += self._run_groups(raw, frame.start, threads)
-            else:
-                out += self._run_serial(raw, frame.start)
+            out += self._filter_detect(raw, frame.start, threads)
             self._pace.note(threads, (time.perf_counter() - t0) / raw.size)
         else:
-            out += self._run_serial(raw, frame.start)
+            out += self._filter_detect(raw, frame.start, 1)
         self.samples_seen += frame.n
         end = frame.stop
         for c, ep in list(self._ongoing.items()):
@@ -381,19 +339,63 @@ class Detector:
         out.sort(key=lambda e: (e[0], e[1], e[2].onset))
         return [e for _, _, e in out]
 
-    def _run_serial(self, raw: np.ndarray, start: int) -> list[tuple[int, int, Episode]]:
-        """All channels in the calling thread, block by block."""
+    def _filter_detect(
+        self, raw: np.ndarray, start: int, threads: int
+    ) -> list[tuple[int, int, Episode]]:
+        """Filter and detect ``raw`` in ``threads`` groups of channels at once.
+
+        Each group runs the kernels over its own channels' rows of the state arrays, the first
+        in the calling thread and the others in the pool (the kernels release the GIL); the
+        events are then turned into episodes here, group after group.
+        """
+        nch = raw.shape[1]
+        edges = [round(k * nch / threads) for k in range(threads + 1)]
+        groups = list(zip(edges[:-1], edges[1:], strict=True))
+        found: list[list[tuple[int, np.ndarray, np.ndarray, np.ndarray]]] = []
+        if threads == 1:
+            found.append(self._group(raw, start, 0, nch))
+        else:
+            pool = _executor(threads - 1)
+            others = [pool.submit(self._group, raw, start, c0, c1) for c0, c1 in groups[1:]]
+            try:
+                found.append(self._group(raw, start, *groups[0]))
+            finally:
+                wait(others)  # they work on this detector's state: never leave them running
+            found += [future.result() for future in others]
         out: list[tuple[int, int, Episode]] = []
-        _, y_all = self._blocks(0, raw.shape[1])
-        for b0 in range(0, raw.shape[0], BLOCK):
-            x = raw[b0 : b0 + BLOCK]
-            y = y_all[: x.shape[0]]
-            sosfilt_block(self._sos, x, y, self._z1, self._z2, 0)
-            K.detect_block(y, x, start + b0, self._prm, self._sf, self._si, self._ring,
-                           self._ev_i, self._ev_f, self._ev_n)
-            if self._ev_n.any():
-                out += self._events()
+        for chunks in found:
+            for chunk in chunks:
+                out += self._events(*chunk)
         return out
+
+    def _group(
+        self, raw: np.ndarray, start: int, c0: int, c1: int
+    ) -> list[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
+        """Channels ``c0:c1`` of a frame through the kernels (may run in a pool thread).
+
+        Row slices of the C-ordered state arrays are contiguous views, so the detection kernel
+        updates the stream's own state in place; the filter state is copied in and out (its
+        channels are columns). Returns the events as ``(c0, counts, int rows, float rows)``
+        chunks, one each time the event rows filled up and once at the end.
+        """
+        xs, ys = self._buffers(c0, c1)
+        z1 = np.ascontiguousarray(self._z1[:, c0:c1])
+        z2 = np.ascontiguousarray(self._z2[:, c0:c1])
+        ev_i, ev_f, ev_n = self._ev_i[c0:c1], self._ev_f[c0:c1], self._ev_n[c0:c1]
+        chunks = []
+        blocks = -(-raw.shape[0] // BLOCK)
+        b = 0
+        while b < blocks:
+            b = K.run_blocks(raw, c0, start, BLOCK, b, self._sos, z1, z2, self._prm,
+                             self._sf[c0:c1], self._si[c0:c1], self._ring[c0:c1], xs, ys,
+                             ev_i, ev_f, ev_n)
+            if ev_n.any():
+                k = int(ev_n.max())
+                chunks.append((c0, ev_n.copy(), ev_i[:, :k].copy(), ev_f[:, :k].copy()))
+                ev_n[:] = 0
+        self._z1[:, c0:c1] = z1
+        self._z2[:, c0:c1] = z2
+        return chunks
 
     @property
     def _pace(self) -> _Pace:
@@ -402,101 +404,16 @@ class Detector:
             pace = self._pace_ = _Pace()
         return pace
 
-    def _blocks(self, c0: int, c1: int) -> tuple[np.ndarray, np.ndarray]:
+    def _buffers(self, c0: int, c1: int) -> tuple[np.ndarray, np.ndarray]:
         """Reusable float32 ``(BLOCK, c1 - c0)`` blocks (raw copy, filtered) for channels c0:c1."""
         cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] | None
-        cache = getattr(self, "_block_cache", None)
+        cache = getattr(self, "_buffer_cache", None)
         if cache is None:
-            cache = self._block_cache = {}
+            cache = self._buffer_cache = {}
         if (c0, c1) not in cache:
             shape = (BLOCK, c1 - c0)
             cache[c0, c1] = (np.empty(shape, np.float32), np.empty(shape, np.float32))
         return cache[c0, c1]
-
-    def _run_groups(
-        self, raw: np.ndarray, start: int, threads: int
-    ) -> list[tuple[int, int, Episode]]:
-        """Filter and detect ``raw`` in ``threads`` groups of channels at once.
-
-        Each group runs the same kernels over its own channels' rows of the state arrays, block
-        after block; the events of each block are then handed to :meth:`_events` block by block
-        in channel order, exactly as the single-threaded loop does. The calling thread and the
-        pool's threads take the next block of whichever group is free (a thread keeps to its
-        own group while it can), so when another thread cannot get a core, the calling thread
-        carries on with its work instead of waiting for it.
-        """
-        nch = raw.shape[1]
-        edges = [round(k * nch / threads) for k in range(threads + 1)]
-        groups = list(zip(edges[:-1], edges[1:], strict=True))
-        blocks = [self._blocks(c0, c1) for c0, c1 in groups]  # made here, not in the threads
-        claims = _Claims(len(groups), -(-raw.shape[0] // BLOCK))
-        found: list[list[tuple[int, int, np.ndarray, np.ndarray, np.ndarray]]]
-        found = [[] for _ in groups]
-
-        def work(first: int) -> None:
-            while (claim := claims.take(first)) is not None:
-                g, k = claim
-                try:
-                    self._group_block(raw, start, k * BLOCK, *groups[g], *blocks[g], found[g])
-                except BaseException as error:  # raised below, in the calling thread
-                    claims.finish(g, error)
-                    return
-                claims.finish(g)
-
-        pool = _executor(threads - 1)
-        for first in range(1, threads):
-            pool.submit(work, first)
-        work(0)
-        claims.wait()  # blocks another thread took may still be running
-        if claims.error is not None:
-            raise claims.error
-        by_block: dict[int, list[tuple[int, np.ndarray, np.ndarray, np.ndarray]]] = {}
-        for group in found:
-            for b0, c0, counts, rows_i, rows_f in group:
-                by_block.setdefault(b0, []).append((c0, counts, rows_i, rows_f))
-        out: list[tuple[int, int, Episode]] = []
-        for b0 in sorted(by_block):
-            self._ev_n[:] = 0
-            for c0, counts, rows_i, rows_f in by_block[b0]:
-                c1 = c0 + counts.size
-                self._ev_n[c0:c1] = counts
-                self._ev_i[c0:c1, : rows_i.shape[1]] = rows_i
-                self._ev_f[c0:c1, : rows_f.shape[1]] = rows_f
-            out += self._events()
-        self._ev_n[:] = 0
-        return out
-
-    def _group_block(
-        self,
-        raw: np.ndarray,
-        start: int,
-        b0: int,
-        c0: int,
-        c1: int,
-        xs: np.ndarray,
-        ys: np.ndarray,
-        found: list[tuple[int, int, np.ndarray, np.ndarray, np.ndarray]],
-    ) -> None:
-        """Channels ``c0:c1`` of the block at ``b0`` of a frame (may run in a pool thread).
-
-        Row slices of the C-ordered state arrays are contiguous views, so the kernels update the
-        stream's own state in place; the group's raw samples are copied to the contiguous ``xs``.
-        If the block produced events, ``(b0, c0, counts, int rows, float rows)`` is appended to
-        ``found``.
-        """
-        b1 = min(b0 + BLOCK, raw.shape[0])
-        x = xs[: b1 - b0]
-        take_columns(raw[b0:b1], c0, x)
-        y = ys[: b1 - b0]
-        sosfilt_block(self._sos, x, y, self._z1, self._z2, c0)
-        ev_i, ev_f, ev_n = self._ev_i[c0:c1], self._ev_f[c0:c1], self._ev_n[c0:c1]
-        K.detect_block(y, x, start + b0, self._prm, self._sf[c0:c1], self._si[c0:c1],
-                       self._ring[c0:c1], ev_i, ev_f, ev_n)
-        if ev_n.any():
-            k = int(ev_n.max())
-            rows_i = ev_i[:, :k].copy()
-            rows_i[:, :, K.EI_CH] += c0
-            found.append((b0, c0, ev_n.copy(), rows_i, ev_f[:, :k].copy()))
 
     def _gap(self, expected: int, frame: Frame) -> list[tuple[int, int, Episode]]:
         """Samples were lost before ``frame``.
@@ -535,58 +452,51 @@ class Detector:
         )
         return (f"spans gaps ({lost} samples lost)",) if lost > 0 else ()
 
-    def _events(self) -> list[tuple[int, int, Episode]]:
+    def _events(
+        self, c0: int, counts: np.ndarray, rows_i: np.ndarray, rows_f: np.ndarray
+    ) -> list[tuple[int, int, Episode]]:
+        """Episodes (and quality segments, potentials, activity) from the kernel's event rows
+        of channels ``c0 .. c0 + len(counts)``."""
         out: list[tuple[int, int, Episode]] = []
         fs = self.fs
         assert fs is not None
-        rows = [(c, k) for c in range(len(self.channels)) for k in range(int(self._ev_n[c]))]
-        for c, k in rows:
-            row = self._ev_i[c, k]
-            kind, at = int(row[K.EI_TYPE]), int(row[K.EI_AT])
-            peak, rms, base, _active = (float(v) for v in self._ev_f[c, k])
-            if kind == K.EV_FLAT:
-                self.quality.append(
-                    QualitySegment(
-                        "flat", self.channels[c], int(row[K.EI_ONSET]), int(row[K.EI_OFFSET])
-                    )
-                )
-            elif kind == K.EV_POTENTIAL:
-                self._sorters[c].add(
-                    Potential(
-                        int(row[K.EI_ONSET]), int(row[K.EI_OFFSET]), int(row[K.EI_PEAK_AT]),
-                        peak, base,
-                    )
-                )
-            elif kind == K.EV_ACTIVITY:
-                self._sorters[c].busy_from(int(row[K.EI_ONSET]))
-            elif kind == K.EV_ACTIVITY_END:
-                self._sorters[c].busy_until(int(row[K.EI_OFFSET]))
-            else:
-                notes: tuple[str, ...] = ()
-                span = max(1, int(row[K.EI_OFFSET] - row[K.EI_ONSET]))
-                if row[K.EI_CLIPPED]:
-                    notes = (f"clipped {100.0 * row[K.EI_CLIPPED] / span:.1f}%",)
-                if kind == K.EV_SPASM_END:
-                    onset, offset = int(row[K.EI_ONSET]), int(row[K.EI_OFFSET])
-                    notes += self._gap_notes(self.channels[c], onset, offset)
-                ep = Episode(
-                    "spasm",
-                    self.channels[c],
-                    int(row[K.EI_ONSET]),
-                    int(row[K.EI_OFFSET]),
-                    int(row[K.EI_DETECTED]),
-                    fs,
-                    peak,
-                    rms,
-                    base,
-                    notes,
-                )
-                if kind == K.EV_SPASM_CONFIRMED:
-                    self._ongoing[c] = ep
-                else:
-                    self._ongoing.pop(c, None)
-                    out.append((at, c, ep))
+        for g, count in enumerate(counts):
+            for k in range(int(count)):
+                out += self._event(c0 + g, rows_i[g, k], rows_f[g, k], fs)
         return out
+
+    def _event(
+        self, c: int, row: np.ndarray, row_f: np.ndarray, fs: float
+    ) -> list[tuple[int, int, Episode]]:
+        """What one event row of channel ``c`` means: a spasm that ended is returned, the rest
+        is noted (quality segments, potentials for the sorter, activity, open spasms)."""
+        kind, at = int(row[K.EI_TYPE]), int(row[K.EI_AT])
+        onset, offset = int(row[K.EI_ONSET]), int(row[K.EI_OFFSET])
+        peak, rms, base, _active = (float(v) for v in row_f)
+        channel = self.channels[c]
+        if kind == K.EV_FLAT:
+            self.quality.append(QualitySegment("flat", channel, onset, offset))
+        elif kind == K.EV_POTENTIAL:
+            self._sorters[c].add(Potential(onset, offset, int(row[K.EI_PEAK_AT]), peak, base))
+        elif kind == K.EV_ACTIVITY:
+            self._sorters[c].busy_from(onset)
+        elif kind == K.EV_ACTIVITY_END:
+            self._sorters[c].busy_until(offset)
+        else:
+            notes: tuple[str, ...] = ()
+            span = max(1, offset - onset)
+            if row[K.EI_CLIPPED]:
+                notes = (f"clipped {100.0 * row[K.EI_CLIPPED] / span:.1f}%",)
+            if kind == K.EV_SPASM_END:
+                notes += self._gap_notes(channel, onset, offset)
+            ep = Episode("spasm", channel, onset, offset, int(row[K.EI_DETECTED]), fs, peak, rms,
+                         base, notes)
+            if kind == K.EV_SPASM_CONFIRMED:
+                self._ongoing[c] = ep
+            else:
+                self._ongoing.pop(c, None)
+                return [(at, c, ep)]
+        return []
 
     def _final_spasm(self, ep: Episode, offset: int, notes: tuple[str, ...]) -> Episode:
         offset = max(offset, ep.onset + 1)
@@ -628,7 +538,14 @@ def kernel_params(cfg: DetectorConfig, fs: float, win: int) -> np.ndarray:
     prm[K.P_BLIP_GAP] = round(min(cfg.blip_gap_s, cfg.max_dropout_s) * fs)
     prm[K.P_FLAT_MIN] = round(cfg.flat_min_s * fs)
     prm[K.P_CLIP] = cfg.clip_level or 0.0
+    prm[K.P_TICK] = tick_samples(fs)
+    prm[K.P_SHORTCUT] = float(SHORTCUT)
     return prm
+
+
+def tick_samples(fs: float) -> int:
+    """Samples per tick of the resting levels at this rate (see :data:`TICK_S`)."""
+    return 1 << max(0, int(np.floor(np.log2(max(1.0, TICK_S * fs)))))
 
 
 def quantisation_floors(samples: np.ndarray, sos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

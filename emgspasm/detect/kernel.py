@@ -18,6 +18,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from ..dsp.kernels import filter_group, take_columns
+
 # Event types written by the kernel.
 EV_SPASM_CONFIRMED = 1  # a burst has lasted long enough: the spasm is known (offset open)
 EV_SPASM_END = 2  # a confirmed spasm has ended
@@ -53,8 +55,10 @@ N_EF = 4
     P_BLIP_GAP,
     P_FLAT_MIN,
     P_CLIP,
-) = range(17)
-N_PARAMS = 17
+    P_TICK,
+    P_SHORTCUT,
+) = range(19)
+N_PARAMS = 19
 
 # Per-channel float state.
 (
@@ -70,8 +74,13 @@ N_PARAMS = 17
     SF_REST_P,
     SF_FLOOR_P,
     SF_FLOOR_B2,
-) = range(12)
-N_SF = 12
+    SF_B2_STEP,
+    SF_P_STEP,
+    SF_CREEP_STEP,
+) = range(15)
+N_SF = 15
+"""``SF_*_STEP`` are the factors the resting levels take at the end of the current tick (what the
+previous tick earned; 1 at the start)."""
 # Per-channel integer state.
 (
     SI_POS,
@@ -93,8 +102,16 @@ N_SF = 12
     SI_RUN_LONG,
     SI_SUSTAINED,
     SI_POT_AT,
-) = range(19)
-N_SI = 19
+    SI_TICK_AT,
+    SI_N_REST,
+    SI_B2_UP,
+    SI_P_UP,
+    SI_N_CREEP,
+) = range(24)
+N_SI = 24
+"""``SI_TICK_AT`` is the first sample of the tick whose steps of the resting levels are being
+counted: ``SI_N_REST`` resting samples, of which ``SI_B2_UP`` (envelope) and ``SI_P_UP`` (signal)
+were above their level, and ``SI_N_CREEP`` burst samples above it."""
 
 REST, CANDIDATE, CONFIRMED = 0, 1, 2
 
@@ -108,8 +125,10 @@ HALF_PEAK2 = 0.25
 
 def ring_shape(channels: int, win: int, max_width: int) -> tuple[int, int, int]:
     """Recent squared samples kept per channel, as the envelope saw them and as they were: the
-    envelope window, and enough either side of a potential's peak to measure its width."""
-    return channels, 2, max(win, 2 * max_width + 2)
+    envelope window, and enough either side of a potential's peak to measure its width (rounded
+    up to a power of two, so that positions wrap around with a mask)."""
+    need = max(win, 2 * max_width + 2)
+    return channels, 2, 1 << (need - 1).bit_length()
 
 
 @numba.njit(cache=True, inline="always")
@@ -135,6 +154,25 @@ def _emit(
 def _follow_factors(eta):
     """The factors by which :func:`_follow` moves a level up and down, bit for bit."""
     return 1.0 - eta + 2.0 * eta * 1.0, 1.0 - eta + 2.0 * eta * 0.0
+
+
+@numba.njit(cache=True, inline="always")
+def _powers(factor, n):
+    """``factor ** k`` for k = 0..n, by repeated multiplication."""
+    out = np.empty(n + 1)
+    out[0] = 1.0
+    for k in range(1, n + 1):
+        out[k] = out[k - 1] * factor
+    return out
+
+
+@numba.njit(cache=True, inline="always")
+def _settling_step(n_rest, n_up, since, eta_fast):
+    """The factor by which a resting level moves over a tick in which ``n_up`` of ``n_rest``
+    resting samples were above it, ``since`` samples after learning ended, while the level still
+    moves faster than at rest."""
+    up, down = _follow_factors(eta_fast / (1.0 + max(since, 0) * eta_fast))
+    return up**n_up * down ** (n_rest - n_up)
 
 
 @numba.njit(cache=True, inline="always")
@@ -182,11 +220,12 @@ def detect_block(
 ) -> None:
     """Advance every channel over the filtered block ``y`` whose first sample has index ``g0``.
 
-    ``x`` is the raw block (for clipping). Each channel writes its events to
-    its own rows ``ev_i[c, :ev_n[c]]`` and ``ev_f[c, :ev_n[c]]``.
+    ``x`` is the raw block (for clipping). Each channel appends its events to its own rows
+    ``ev_i[c, ev_n[c]:]`` and ``ev_f[c, ev_n[c]:]`` and counts them in ``ev_n[c]``.
     """
     n, nch = y.shape
     rlen = ring.shape[2]
+    mask = rlen - 1
     win = np.int64(prm[P_WIN])
     inv_win = 1.0 / win
     on2 = prm[P_ON2]
@@ -208,9 +247,14 @@ def detect_block(
     cap = ev_i.shape[1]
     # Samples after learning until the settling rate has slowed to the resting one.
     settle = np.int64((eta_fast / eta_rest - 1.0) / eta_fast) + 1
+    tick = np.int64(prm[P_TICK])
+    shortcut = prm[P_SHORTCUT] > 0.0
     rest_up, rest_down = _follow_factors(eta_rest)
+    ups = _powers(rest_up, tick)
+    downs = _powers(rest_down, tick)
+    creeps = _powers(1.0 + eta_creep, tick)
     for c in range(nch):
-        n_ev = 0
+        n_ev = ev_n[c]
         evi = ev_i[c]
         evf = ev_f[c]
         rc = ring[c, 0]
@@ -235,208 +279,278 @@ def detect_block(
         flat_start = si[c, SI_FLAT_START]
         floor_p = sf[c, SF_FLOOR_P]
         floor_b2 = sf[c, SF_FLOOR_B2]
-        for t in range(n):
+        tick_at = si[c, SI_TICK_AT]
+        n_rest = si[c, SI_N_REST]
+        b2_up = si[c, SI_B2_UP]
+        p_up = si[c, SI_P_UP]
+        n_creep = si[c, SI_N_CREEP]
+        b2_step = sf[c, SF_B2_STEP]
+        p_step = sf[c, SF_P_STEP]
+        creep_step = sf[c, SF_CREEP_STEP]
+        t = 0
+        while True:
+            # The resting levels step once per tick (ticks are counted from sample 0 of the
+            # stream, so where a block ends does not matter): within a tick every threshold is
+            # fixed, and the samples of a calm stretch depend on each other only through the
+            # envelope's running sum.
             g = g0 + t
-            v = np.float64(y[t, c])
-            p = v * v
-            # The envelope follows the sample-to-sample change, which weighs the fast motor-unit
-            # potentials of a contraction over the slow QRS and movement remnants; each sample
-            # counts at most at the potential level, so that one large twitch (and the filters'
-            # ringing after it) does not pass for a contraction.
-            d = v - prev_y
-            prev_y = v
-            pe = d * d
-            if g >= warm_until and pe > fasc2 * b2:
-                pe = fasc2 * b2
-            out = pos - win
-            if out < 0:
-                out += rlen
-            msum += pe - rc[out]
-            rc[pos] = pe
-            rp[pos] = p
-            here = pos
-            pos += 1
-            if pos == rlen:
-                pos = 0
-            ms = msum * inv_win
-            if ms < 0.0:
-                ms = 0.0
-            clipped = 0
-            if clip > 0.0 and abs(x[t, c]) >= clip:
-                clipped = 1
-                si[c, SI_CLIPPED_TOTAL] += 1
-            if g < warm_until:
-                # Learning the resting level (start of stream) or refilling after a gap.
-                if g >= filled_at:
-                    if b2 <= 0.0:
-                        # First full window: start both levels from its medians, which a
-                        # twitch inside the window does not inflate.
-                        first_e = np.empty(win)
-                        first_p = np.empty(win)
-                        for k in range(win):
-                            j = here - k
-                            if j < 0:
-                                j += rlen
-                            first_e[k] = rc[j]
-                            first_p[k] = rp[j]
-                        b2 = max(np.median(first_e) / MEDIAN_CHI2, floor_b2)
-                        rest_p = max(np.median(first_p), floor_p)
+            if g >= tick_at + tick:
+                # The tick is over (or a gap skipped its end). The levels take the steps the
+                # previous tick earned, and this tick's become those of the next: that lag keeps
+                # the levels off the envelope's dependency chain (they never wait for the last
+                # sample of a tick).
+                if b2 > 0.0:  # not before the levels have been learnt
+                    b2 = max(b2 * b2_step, floor_b2) * creep_step
+                    rest_p = max(rest_p * p_step, floor_p) * creep_step
+                since = tick_at - warm_until
+                if since >= settle:
+                    b2_step = ups[b2_up] * downs[n_rest - b2_up]
+                    p_step = ups[p_up] * downs[n_rest - p_up]
+                else:
+                    b2_step = _settling_step(n_rest, b2_up, since, eta_fast)
+                    p_step = _settling_step(n_rest, p_up, since, eta_fast)
+                creep_step = creeps[n_creep]
+                n_rest = b2_up = p_up = n_creep = 0
+                tick_at = g if g == tick_at + tick else g - g % tick
+            if t == n:
+                break
+            stop = min(n, t + tick_at + tick - g)
+            if (shortcut and state == REST and pot_at < 0 and flat_start < 0 and run_start < 0
+                    and g >= warm_until):
+                # The common case, at rest and far from every threshold, in a tight loop that
+                # does exactly what the full logic below would do for such samples; it stops
+                # before the first sample that is not of this kind.
+                cap2 = fasc2 * b2
+                flat_b2 = flat2 * b2
+                # Below both the onset-tracing and the activity level (as compared below).
+                calm_b2 = low2 * b2
+                if off2 * b2 < calm_b2:
+                    calm_b2 = np.nextafter(off2 * b2, np.inf)
+                pot_p = fasc2 * rest_p
+                calm_from = t
+                # Unsigned indices: the positions are never negative, and Numba then leaves
+                # out its checks for indexing from the end.
+                while t < stop:
+                    v = np.float64(y[np.uint64(t), np.uint64(c)])
+                    pe = min((v - prev_y) * (v - prev_y), cap2)
+                    next_msum = msum + (pe - rc[np.uint64((pos - win) & mask)])
+                    ms = next_msum * inv_win
+                    p = v * v
+                    if not ((flat_b2 <= ms) & (ms < calm_b2) & (p * MEDIAN_CHI2 <= pot_p)):
+                        break
+                    if clip > 0.0 and abs(x[np.uint64(t), np.uint64(c)]) >= clip:
+                        break
+                    msum = next_msum
+                    prev_y = v
+                    rc[np.uint64(pos)] = pe
+                    rp[np.uint64(pos)] = p
+                    pos = (pos + 1) & mask
+                    b2_up += ms > b2
+                    p_up += p > rest_p
+                    t += 1
+                if t > calm_from:
+                    n_rest += t - calm_from
+                    last_low = g0 + t - 1
+                    low_sumsq = 0.0
+                    low_peak = 0.0
+                    low_peak_at = last_low
+                    low_clip = 0
+            # The full logic, for whatever the shortcut did not take.
+            slow_from = t
+            for t in range(slow_from, stop):
+                g = g0 + t
+                v = np.float64(y[t, c])
+                p = v * v
+                # The envelope follows the sample-to-sample change, which weighs the fast
+                # motor-unit potentials of a contraction over the slow QRS and movement
+                # remnants; each sample counts at most at the potential level, so that one
+                # large twitch (and the filters' ringing after it) does not pass for a
+                # contraction.
+                d = v - prev_y
+                prev_y = v
+                pe = d * d
+                if g >= warm_until and pe > fasc2 * b2:
+                    pe = fasc2 * b2
+                msum = msum + (pe - rc[(pos - win) & mask])
+                rc[pos] = pe
+                rp[pos] = p
+                here = pos
+                pos = (pos + 1) & mask
+                ms = msum * inv_win
+                if ms < 0.0:
+                    ms = 0.0
+                clipped = 0
+                if clip > 0.0 and abs(x[t, c]) >= clip:
+                    clipped = 1
+                    si[c, SI_CLIPPED_TOTAL] += 1
+                if g < warm_until:
+                    # Learning the resting level (start of stream) or refilling after a gap.
+                    if g >= filled_at:
                         if b2 <= 0.0:
-                            b2 = ms
-                    else:
-                        b2 = max(_follow(b2, ms, eta_fast), floor_b2)
-                        rest_p = max(_follow(rest_p, p, eta_fast), floor_p)
-                last_low = g
-                low_sumsq = 0.0
-                low_peak = 0.0
-                low_peak_at = g
-                low_clip = 0
-                run_start = -1
-                run_long = 0
-                pot_at = -1
-                continue
-
-            # Potentials: narrow peaks of the filtered signal, tracked unless a long run of
-            # activity is under way (nothing inside a contraction can be a fasciculation).
-            if pot_at >= 0:
-                if p > pot_peak:
-                    pot_peak = p
-                    pot_at = g
-                elif g - pot_at >= max_width:
-                    before, after = _half_peak_span(
-                        rp, here - (g - pot_at), max_width, HALF_PEAK2 * pot_peak
-                    )
-                    first = pot_at - before
-                    last = pot_at + after
-                    narrow = before < max_width and after < max_width
-                    if narrow and last - first < max_width and n_ev < cap:
-                        base = np.sqrt(rest_p / MEDIAN_CHI2)
-                        _emit(evi, evf, n_ev, EV_POTENTIAL, g, c, first, last + 1, g, pot_at, 0,
-                              pot_peak, pot_peak, base, 0.0)
-                        n_ev += 1
-                    pot_at = -1
-            elif p * MEDIAN_CHI2 > fasc2 * rest_p and run_long == 0:
-                pot_at = g
-                pot_peak = p
-
-            # Trace-back point for onsets: the last moment the envelope was near rest.
-            if ms < low2 * b2:
-                last_low = g
-                low_sumsq = 0.0
-                low_peak = 0.0
-                low_peak_at = g
-                low_clip = 0
-            else:
-                low_sumsq += p
-                low_clip += clipped
-                if p > low_peak:
-                    low_peak = p
+                            # First full window: start both levels from its medians, which a
+                            # twitch inside the window does not inflate.
+                            first_e = np.empty(win)
+                            first_p = np.empty(win)
+                            for k in range(win):
+                                j = here - k
+                                if j < 0:
+                                    j += rlen
+                                first_e[k] = rc[j]
+                                first_p[k] = rp[j]
+                            b2 = max(np.median(first_e) / MEDIAN_CHI2, floor_b2)
+                            rest_p = max(np.median(first_p), floor_p)
+                            if b2 <= 0.0:
+                                b2 = ms
+                        else:
+                            b2 = max(_follow(b2, ms, eta_fast), floor_b2)
+                            rest_p = max(_follow(rest_p, p, eta_fast), floor_p)
+                    n_rest = b2_up = p_up = n_creep = 0
+                    b2_step = p_step = creep_step = 1.0
+                    last_low = g
+                    low_sumsq = 0.0
+                    low_peak = 0.0
                     low_peak_at = g
-            # Flat line (lead-off): envelope far below rest; the baseline does not learn it.
-            flat = ms < flat2 * b2
-            if flat:
-                if flat_start < 0:
-                    flat_start = g
-            elif flat_start >= 0:
-                if g - flat_start >= flat_min and n_ev < cap:
-                    _emit(evi, evf, n_ev, EV_FLAT, g, c, flat_start, g, g, flat_start, 0,
-                          0.0, 0.0, 0.0, 0.0)
-                    n_ev += 1
-                flat_start = -1
-
-            # Contiguous runs of activity; a long one means the muscle is working.
-            active = ms > off2 * b2
-            if active:
-                if run_start < 0:
-                    run_start = g
-                if run_long == 0 and g - run_start + 1 >= run_min:
-                    run_long = 1
+                    low_clip = 0
+                    run_start = -1
+                    run_long = 0
                     pot_at = -1
-                    if n_ev < cap:
-                        _emit(evi, evf, n_ev, EV_ACTIVITY, g, c, run_start, g + 1, g, run_start,
+                    continue
+
+                # Potentials: narrow peaks of the filtered signal, tracked unless a long run of
+                # activity is under way (nothing inside a contraction can be a fasciculation).
+                if pot_at >= 0:
+                    if p > pot_peak:
+                        pot_peak = p
+                        pot_at = g
+                    elif g - pot_at >= max_width:
+                        before, after = _half_peak_span(
+                            rp, here - (g - pot_at), max_width, HALF_PEAK2 * pot_peak
+                        )
+                        first = pot_at - before
+                        last = pot_at + after
+                        narrow = before < max_width and after < max_width
+                        if narrow and last - first < max_width and n_ev < cap:
+                            base = np.sqrt(rest_p / MEDIAN_CHI2)
+                            _emit(evi, evf, n_ev, EV_POTENTIAL, g, c, first, last + 1, g, pot_at,
+                                  0, pot_peak, pot_peak, base, 0.0)
+                            n_ev += 1
+                        pot_at = -1
+                elif p * MEDIAN_CHI2 > fasc2 * rest_p and run_long == 0:
+                    pot_at = g
+                    pot_peak = p
+
+                # Trace-back point for onsets: the last moment the envelope was near rest.
+                if ms < low2 * b2:
+                    last_low = g
+                    low_sumsq = 0.0
+                    low_peak = 0.0
+                    low_peak_at = g
+                    low_clip = 0
+                else:
+                    low_sumsq += p
+                    low_clip += clipped
+                    if p > low_peak:
+                        low_peak = p
+                        low_peak_at = g
+                # Flat line (lead-off): envelope far below rest; the baseline does not learn it.
+                flat = ms < flat2 * b2
+                if flat:
+                    if flat_start < 0:
+                        flat_start = g
+                elif flat_start >= 0:
+                    if g - flat_start >= flat_min and n_ev < cap:
+                        _emit(evi, evf, n_ev, EV_FLAT, g, c, flat_start, g, g, flat_start, 0,
+                              0.0, 0.0, 0.0, 0.0)
+                        n_ev += 1
+                    flat_start = -1
+
+                # Contiguous runs of activity; a long one means the muscle is working.
+                active = ms > off2 * b2
+                if active:
+                    if run_start < 0:
+                        run_start = g
+                    if run_long == 0 and g - run_start + 1 >= run_min:
+                        run_long = 1
+                        pot_at = -1
+                        if n_ev < cap:
+                            _emit(evi, evf, n_ev, EV_ACTIVITY, g, c, run_start, g + 1, g,
+                                  run_start, 0, 0.0, 0.0, 0.0, 1.0)
+                            n_ev += 1
+                elif run_start >= 0:
+                    if run_long == 1 and n_ev < cap:
+                        _emit(evi, evf, n_ev, EV_ACTIVITY_END, g, c, run_start, g, g, run_start,
                               0, 0.0, 0.0, 0.0, 1.0)
                         n_ev += 1
-            elif run_start >= 0:
-                if run_long == 1 and n_ev < cap:
-                    _emit(evi, evf, n_ev, EV_ACTIVITY_END, g, c, run_start, g, g, run_start, 0,
-                          0.0, 0.0, 0.0, 1.0)
-                    n_ev += 1
-                run_start = -1
-                run_long = 0
+                    run_start = -1
+                    run_long = 0
 
-            if state == REST:
-                if not flat:
-                    # Right after learning, the level still moves quickly (its time constant
-                    # grows with the time since), so that a movement during the opening second
-                    # does not leave it too high for the next minute.
-                    up, down = rest_up, rest_down
-                    if g - warm_until < settle:
-                        up, down = _follow_factors(eta_fast / (1.0 + (g - warm_until) * eta_fast))
-                    # Both candidates are formed before the comparison is known: the level's
-                    # sample-to-sample dependency is then a comparison and a selection.
-                    b2 = max(b2 * up if ms > b2 else b2 * down, floor_b2)
-                    rest_p = max(rest_p * up if p > rest_p else rest_p * down, floor_p)
-                if ms > on2 * b2:
-                    # A burst starts: it is dated from the last moment of rest.
-                    state = CANDIDATE
-                    onset = last_low + 1
-                    si[c, SI_ONSET] = onset
+                if state == REST:
+                    if not flat:
+                        # The resting levels learn from this sample when the tick closes.
+                        n_rest += 1
+                        b2_up += ms > b2
+                        p_up += p > rest_p
+                    if ms > on2 * b2:
+                        # A burst starts: it is dated from the last moment of rest.
+                        state = CANDIDATE
+                        onset = last_low + 1
+                        si[c, SI_ONSET] = onset
+                        si[c, SI_LAST_ACTIVE] = g
+                        si[c, SI_ACTIVE_N] = g - onset + 1
+                        si[c, SI_SUSTAINED] = run_long
+                        sf[c, SF_SUMSQ] = low_sumsq
+                        sf[c, SF_SUMSQ_ACTIVE] = low_sumsq
+                        sf[c, SF_PEAK] = low_peak
+                        si[c, SI_PEAK_AT] = low_peak_at
+                        si[c, SI_CLIP_N] = low_clip
+                    continue
+                # Inside a burst (candidate or confirmed spasm): the levels creep up only.
+                n_creep += ms > b2
+                onset = si[c, SI_ONSET]
+                sf[c, SF_SUMSQ] += p
+                si[c, SI_CLIP_N] += clipped
+                if p > sf[c, SF_PEAK]:
+                    sf[c, SF_PEAK] = p
+                    si[c, SI_PEAK_AT] = g
+                quiet = g - si[c, SI_LAST_ACTIVE]
+                if active:
                     si[c, SI_LAST_ACTIVE] = g
-                    si[c, SI_ACTIVE_N] = g - onset + 1
-                    si[c, SI_SUSTAINED] = run_long
-                    sf[c, SF_SUMSQ] = low_sumsq
-                    sf[c, SF_SUMSQ_ACTIVE] = low_sumsq
-                    sf[c, SF_PEAK] = low_peak
-                    si[c, SI_PEAK_AT] = low_peak_at
-                    si[c, SI_CLIP_N] = low_clip
-                continue
-            # Inside a burst (candidate or confirmed spasm).
-            if ms > b2:
-                b2 *= 1.0 + eta_creep
-                rest_p *= 1.0 + eta_creep
-            onset = si[c, SI_ONSET]
-            sf[c, SF_SUMSQ] += p
-            si[c, SI_CLIP_N] += clipped
-            if p > sf[c, SF_PEAK]:
-                sf[c, SF_PEAK] = p
-                si[c, SI_PEAK_AT] = g
-            quiet = g - si[c, SI_LAST_ACTIVE]
-            if active:
-                si[c, SI_LAST_ACTIVE] = g
-                si[c, SI_ACTIVE_N] += 1
-                sf[c, SF_SUMSQ_ACTIVE] = sf[c, SF_SUMSQ]
-                if run_long == 1:
-                    si[c, SI_SUSTAINED] = 1
-            elif quiet > dropout or (si[c, SI_SUSTAINED] == 0 and quiet > blip_gap):
-                # The burst is over: after the longest tolerated relaxation, or sooner when it
-                # was only blips (a heartbeat, a twitch) that must not carry an onset forward.
-                last_active = si[c, SI_LAST_ACTIVE]
-                offset = last_active + 1
-                if state == CONFIRMED and n_ev < cap:
-                    span = offset - onset
-                    _emit(evi, evf, n_ev, EV_SPASM_END, g, c, onset, offset, si[c, SI_DETECTED],
-                          si[c, SI_PEAK_AT], si[c, SI_CLIP_N], sf[c, SF_PEAK],
-                          sf[c, SF_SUMSQ_ACTIVE] / span, np.sqrt(rest_p / MEDIAN_CHI2),
-                          si[c, SI_ACTIVE_N] / span)
-                    n_ev += 1
-                state = REST
-                last_low = g
-                low_sumsq = 0.0
-                low_peak = 0.0
-                low_peak_at = g
-                low_clip = 0
-                continue
-            if state == CANDIDATE:
-                span = g - onset + 1
-                if span >= min_dur and si[c, SI_ACTIVE_N] >= min_frac * span:
-                    state = CONFIRMED
-                    si[c, SI_DETECTED] = g
-                    if n_ev < cap:
-                        _emit(evi, evf, n_ev, EV_SPASM_CONFIRMED, g, c, onset, g + 1, g,
-                              si[c, SI_PEAK_AT], si[c, SI_CLIP_N], sf[c, SF_PEAK],
-                              sf[c, SF_SUMSQ] / span, np.sqrt(rest_p / MEDIAN_CHI2),
-                              si[c, SI_ACTIVE_N] / span)
+                    si[c, SI_ACTIVE_N] += 1
+                    sf[c, SF_SUMSQ_ACTIVE] = sf[c, SF_SUMSQ]
+                    if run_long == 1:
+                        si[c, SI_SUSTAINED] = 1
+                elif quiet > dropout or (si[c, SI_SUSTAINED] == 0 and quiet > blip_gap):
+                    # The burst is over: after the longest tolerated relaxation, or sooner when
+                    # it was only blips (a heartbeat, a twitch) that must not carry an onset
+                    # forward.
+                    last_active = si[c, SI_LAST_ACTIVE]
+                    offset = last_active + 1
+                    if state == CONFIRMED and n_ev < cap:
+                        span = offset - onset
+                        _emit(evi, evf, n_ev, EV_SPASM_END, g, c, onset, offset,
+                              si[c, SI_DETECTED], si[c, SI_PEAK_AT], si[c, SI_CLIP_N],
+                              sf[c, SF_PEAK], sf[c, SF_SUMSQ_ACTIVE] / span,
+                              np.sqrt(rest_p / MEDIAN_CHI2), si[c, SI_ACTIVE_N] / span)
                         n_ev += 1
+                    state = REST
+                    last_low = g
+                    low_sumsq = 0.0
+                    low_peak = 0.0
+                    low_peak_at = g
+                    low_clip = 0
+                    continue
+                if state == CANDIDATE:
+                    span = g - onset + 1
+                    if span >= min_dur and si[c, SI_ACTIVE_N] >= min_frac * span:
+                        state = CONFIRMED
+                        si[c, SI_DETECTED] = g
+                        if n_ev < cap:
+                            _emit(evi, evf, n_ev, EV_SPASM_CONFIRMED, g, c, onset, g + 1, g,
+                                  si[c, SI_PEAK_AT], si[c, SI_CLIP_N], sf[c, SF_PEAK],
+                                  sf[c, SF_SUMSQ] / span, np.sqrt(rest_p / MEDIAN_CHI2),
+                                  si[c, SI_ACTIVE_N] / span)
+                            n_ev += 1
+            t = stop
         sf[c, SF_MSUM] = msum
         sf[c, SF_B2] = b2
         si[c, SI_POS] = pos
@@ -453,4 +567,44 @@ def detect_block(
         sf[c, SF_PREV_Y] = prev_y
         sf[c, SF_REST_P] = rest_p
         si[c, SI_FLAT_START] = flat_start
+        si[c, SI_TICK_AT] = tick_at
+        si[c, SI_N_REST] = n_rest
+        si[c, SI_B2_UP] = b2_up
+        si[c, SI_P_UP] = p_up
+        si[c, SI_N_CREEP] = n_creep
+        sf[c, SF_B2_STEP] = b2_step
+        sf[c, SF_P_STEP] = p_step
+        sf[c, SF_CREEP_STEP] = creep_step
         ev_n[c] = n_ev
+
+
+@numba.njit(cache=True)
+def event_rows(block: int) -> int:
+    """Event rows one channel may need for one block (a potential takes at least two samples)."""
+    return block // 2 + 8
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def run_blocks(raw, c0, g0, block, first, sos, z1, z2, prm, sf, si, ring, xs, ys, ev_i, ev_f, ev_n):
+    """Filter and detect channels ``c0 : c0 + g`` of the frame ``raw`` (first sample ``g0``),
+    ``block`` samples at a time from block ``first``, while every channel's event rows have room
+    for another block. Returns the next block to do (past the end when the frame is done).
+
+    ``z1``/``z2`` are the group's filter state and ``sf``/``si``/``ring``/``ev_*`` its rows of the
+    detection state; ``xs``/``ys`` are ``(block, g)`` buffers for the raw and filtered samples.
+    """
+    n = raw.shape[0]
+    room = event_rows(block)
+    b = first
+    while b * block < n:
+        if ev_i.shape[1] - ev_n.max() < room:
+            break
+        b0 = b * block
+        b1 = min(n, b0 + block)
+        x = xs[: b1 - b0]
+        y = ys[: b1 - b0]
+        take_columns(raw[b0:b1], c0, x)
+        filter_group(sos, x, y, z1, z2)
+        detect_block(y, x, g0 + b0, prm, sf, si, ring, ev_i, ev_f, ev_n)
+        b += 1
+    return b

@@ -117,6 +117,17 @@ def _across_channels(sos, y, z1, z2):
                 yt[c] = o
 
 
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def filter_group(sos, x, y, z1, z2):
+    """Filter ``x`` (n, g) into ``y`` as :func:`sosfilt_block` does, from within other kernels;
+    ``z1``/``z2`` are exactly the group's state ``(sections, g)``, C-contiguous."""
+    if x.shape[1] < LANES_FROM:
+        _per_channel(sos, x, y, z1, z2, 0)
+    else:
+        y[:] = x
+        _across_channels(sos, y, z1, z2)
+
+
 def sosfilt_block(
     sos: np.ndarray, x: np.ndarray, y: np.ndarray, z1: np.ndarray, z2: np.ndarray, c0: int = 0
 ) -> None:
