@@ -382,11 +382,12 @@ class Detector:
         z1 = np.ascontiguousarray(self._z1[:, c0:c1])
         z2 = np.ascontiguousarray(self._z2[:, c0:c1])
         ev_i, ev_f, ev_n = self._ev_i[c0:c1], self._ev_f[c0:c1], self._ev_n[c0:c1]
+        run = K.run_blocks(c1 - c0)
         chunks = []
         blocks = -(-raw.shape[0] // BLOCK)
         b = 0
         while b < blocks:
-            b = K.run_blocks(raw, c0, start, BLOCK, b, self._sos, z1, z2, self._prm,
+            b = run(raw, c0, start, BLOCK, b, self._sos, z1, z2, self._prm,
                              self._sf[c0:c1], self._si[c0:c1], self._ring[c0:c1], xs, ys,
                              ev_i, ev_f, ev_n)
             if ev_n.any():

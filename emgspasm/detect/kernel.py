@@ -18,7 +18,12 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from ..dsp.kernels import filter_group, take_columns
+from ..dsp.kernels import (
+    LANES_FROM,
+    filter_across_channels,
+    filter_each_channel,
+    take_columns,
+)
 
 # Event types written by the kernel.
 EV_SPASM_CONFIRMED = 1  # a burst has lasted long enough: the spasm is known (offset open)
@@ -585,26 +590,59 @@ def event_rows(block: int) -> int:
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
-def run_blocks(raw, c0, g0, block, first, sos, z1, z2, prm, sf, si, ring, xs, ys, ev_i, ev_f, ev_n):
-    """Filter and detect channels ``c0 : c0 + g`` of the frame ``raw`` (first sample ``g0``),
-    ``block`` samples at a time from block ``first``, while every channel's event rows have room
-    for another block. Returns the next block to do (past the end when the frame is done).
+def _room_for(raw, block, b, ev_i, ev_n):
+    """Whether block ``b`` of the frame is still to do and every channel has room for its
+    events."""
+    return b * block < raw.shape[0] and ev_i.shape[1] - ev_n.max() >= event_rows(block)
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def _block_of(raw, c0, block, b, xs, ys):
+    """Block ``b`` of the group's channels of the frame (raw) and the buffer for it filtered."""
+    b0 = b * block
+    b1 = min(raw.shape[0], b0 + block)
+    if xs.shape[1] == raw.shape[1]:
+        x = raw[b0:b1]  # all channels: the frame's rows are the block already
+    else:
+        x = xs[: b1 - b0]
+        take_columns(raw[b0:b1], c0, x)
+    return x, ys[: b1 - b0]
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def run_blocks_each(raw, c0, g0, block, first, sos, z1, z2, prm, sf, si, ring, xs, ys, ev_i,
+                    ev_f, ev_n):
+    """Filter (each channel on its own) and detect channels ``c0 : c0 + g`` of the frame
+    ``raw`` (first sample ``g0``), ``block`` samples at a time from block ``first``, while every
+    channel's event rows have room for another block. Returns the next block to do (past the end
+    when the frame is done).
 
     ``z1``/``z2`` are the group's filter state and ``sf``/``si``/``ring``/``ev_*`` its rows of the
     detection state; ``xs``/``ys`` are ``(block, g)`` buffers for the raw and filtered samples.
     """
-    n = raw.shape[0]
-    room = event_rows(block)
     b = first
-    while b * block < n:
-        if ev_i.shape[1] - ev_n.max() < room:
-            break
-        b0 = b * block
-        b1 = min(n, b0 + block)
-        x = xs[: b1 - b0]
-        y = ys[: b1 - b0]
-        take_columns(raw[b0:b1], c0, x)
-        filter_group(sos, x, y, z1, z2)
-        detect_block(y, x, g0 + b0, prm, sf, si, ring, ev_i, ev_f, ev_n)
+    while _room_for(raw, block, b, ev_i, ev_n):
+        x, y = _block_of(raw, c0, block, b, xs, ys)
+        filter_each_channel(sos, x, y, z1, z2)
+        detect_block(y, x, g0 + b * block, prm, sf, si, ring, ev_i, ev_f, ev_n)
         b += 1
     return b
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def run_blocks_across(raw, c0, g0, block, first, sos, z1, z2, prm, sf, si, ring, xs, ys, ev_i,
+                      ev_f, ev_n):
+    """:func:`run_blocks_each`, filtering with the channels innermost."""
+    b = first
+    while _room_for(raw, block, b, ev_i, ev_n):
+        x, y = _block_of(raw, c0, block, b, xs, ys)
+        filter_across_channels(sos, x, y, z1, z2)
+        detect_block(y, x, g0 + b * block, prm, sf, si, ring, ev_i, ev_f, ev_n)
+        b += 1
+    return b
+
+
+def run_blocks(channels: int):
+    """The kernel that filters and detects a group of this many channels block after block,
+    with the faster filter loop order for it (only the variant in use is ever compiled)."""
+    return run_blocks_each if channels < LANES_FROM else run_blocks_across

@@ -118,14 +118,17 @@ def _across_channels(sos, y, z1, z2):
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
-def filter_group(sos, x, y, z1, z2):
-    """Filter ``x`` (n, g) into ``y`` as :func:`sosfilt_block` does, from within other kernels;
-    ``z1``/``z2`` are exactly the group's state ``(sections, g)``, C-contiguous."""
-    if x.shape[1] < LANES_FROM:
-        _per_channel(sos, x, y, z1, z2, 0)
-    else:
-        y[:] = x
-        _across_channels(sos, y, z1, z2)
+def filter_each_channel(sos, x, y, z1, z2):
+    """Filter ``x`` (n, g) into ``y``, each channel on its own; ``z1``/``z2`` are exactly the
+    group's state ``(sections, g)``."""
+    _per_channel(sos, x, y, z1, z2, 0)
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def filter_across_channels(sos, x, y, z1, z2):
+    """As :func:`filter_each_channel`, channels innermost; the state must be C-contiguous."""
+    y[:] = x
+    _across_channels(sos, y, z1, z2)
 
 
 def sosfilt_block(
