@@ -521,16 +521,19 @@ class Detector:
 
 def kernel_params(cfg: DetectorConfig, fs: float, win: int) -> np.ndarray:
     """The kernel's parameter vector: every duration turned into samples at this rate."""
-    prm = np.zeros(K.N_PARAMS)
+    tick = tick_samples(fs)
+    eta_rest = 1.0 / (cfg.baseline_tau_s * fs)
+    eta_creep = 1.0 / (cfg.baseline_creep_tau_s * fs)
+    prm = np.concatenate([np.zeros(K.N_PARAMS), K.step_tables(eta_rest, eta_creep, tick)])
     prm[K.P_WIN] = win
     prm[K.P_ON2] = cfg.on_ratio**2
     prm[K.P_OFF2] = cfg.off_ratio**2
     prm[K.P_LOW2] = cfg.onset_ratio**2
     prm[K.P_FASC2] = cfg.fasc_ratio**2
     prm[K.P_FLAT2] = cfg.flat_ratio**2
-    prm[K.P_ETA_REST] = 1.0 / (cfg.baseline_tau_s * fs)
+    prm[K.P_ETA_REST] = eta_rest
     prm[K.P_ETA_FAST] = 1.0 / (0.2 * fs)
-    prm[K.P_ETA_CREEP] = 1.0 / (cfg.baseline_creep_tau_s * fs)
+    prm[K.P_ETA_CREEP] = eta_creep
     prm[K.P_MIN_DUR] = round(cfg.min_duration_s * fs)
     prm[K.P_DROPOUT] = round(cfg.max_dropout_s * fs)
     prm[K.P_MIN_FRAC] = cfg.min_active_fraction
@@ -539,7 +542,7 @@ def kernel_params(cfg: DetectorConfig, fs: float, win: int) -> np.ndarray:
     prm[K.P_BLIP_GAP] = round(min(cfg.blip_gap_s, cfg.max_dropout_s) * fs)
     prm[K.P_FLAT_MIN] = round(cfg.flat_min_s * fs)
     prm[K.P_CLIP] = cfg.clip_level or 0.0
-    prm[K.P_TICK] = tick_samples(fs)
+    prm[K.P_TICK] = tick
     prm[K.P_SHORTCUT] = float(SHORTCUT)
     return prm
 

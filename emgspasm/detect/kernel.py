@@ -11,6 +11,12 @@ Two detectors share the envelope and the baseline:
 - potentials follow the instantaneous filtered signal: a peak far above rest whose half-peak
   width is that of a single motor unit (milliseconds) is reported; wider complexes (a QRS after
   filtering is ~55 ms wide) are not.
+
+The resting levels step once per *tick* (a few milliseconds, counted from the start of the
+stream), by how many of the tick's samples were above them, one tick late. Within a tick every
+threshold is therefore fixed, and a calm stretch (at rest, far from every threshold) takes a
+shortcut: a tight loop that does exactly what the full logic would do for such samples and hands
+over to it at the first sample that is not calm. Most of a night is calm.
 """
 
 from __future__ import annotations
@@ -64,6 +70,8 @@ N_EF = 4
     P_SHORTCUT,
 ) = range(19)
 N_PARAMS = 19
+"""The vector goes on with the steps of the resting levels over a tick, for k = 0..tick samples
+(see :func:`step_tables`)."""
 
 # Per-channel float state.
 (
@@ -128,6 +136,15 @@ HALF_PEAK2 = 0.25
 """A potential's width is where the signal stays above half its peak (a quarter in power)."""
 
 
+def step_tables(eta_rest: float, eta_creep: float, tick: int) -> np.ndarray:
+    """The factors by which a resting level moves in a tick after ``k`` (0..tick) samples above
+    it at rest, ``k`` below it, and ``k`` above it in a burst, one row each, flattened: the tail
+    of the kernel's parameter vector."""
+    up, down = 1.0 - eta_rest + 2.0 * eta_rest, 1.0 - eta_rest
+    k = np.arange(tick + 1)
+    return np.concatenate([up**k, down**k, (1.0 + eta_creep) ** k])
+
+
 def ring_shape(channels: int, win: int, max_width: int) -> tuple[int, int, int]:
     """Recent squared samples kept per channel, as the envelope saw them and as they were: the
     envelope window, and enough either side of a potential's peak to measure its width (rounded
@@ -159,16 +176,6 @@ def _emit(
 def _follow_factors(eta):
     """The factors by which :func:`_follow` moves a level up and down, bit for bit."""
     return 1.0 - eta + 2.0 * eta * 1.0, 1.0 - eta + 2.0 * eta * 0.0
-
-
-@numba.njit(cache=True, inline="always")
-def _powers(factor, n):
-    """``factor ** k`` for k = 0..n, by repeated multiplication."""
-    out = np.empty(n + 1)
-    out[0] = 1.0
-    for k in range(1, n + 1):
-        out[k] = out[k - 1] * factor
-    return out
 
 
 @numba.njit(cache=True, inline="always")
@@ -240,7 +247,6 @@ def detect_block(
     flat2 = prm[P_FLAT2]
     eta_rest = prm[P_ETA_REST]
     eta_fast = prm[P_ETA_FAST]
-    eta_creep = prm[P_ETA_CREEP]
     min_dur = np.int64(prm[P_MIN_DUR])
     dropout = np.int64(prm[P_DROPOUT])
     min_frac = prm[P_MIN_FRAC]
@@ -254,10 +260,9 @@ def detect_block(
     settle = np.int64((eta_fast / eta_rest - 1.0) / eta_fast) + 1
     tick = np.int64(prm[P_TICK])
     shortcut = prm[P_SHORTCUT] > 0.0
-    rest_up, rest_down = _follow_factors(eta_rest)
-    ups = _powers(rest_up, tick)
-    downs = _powers(rest_down, tick)
-    creeps = _powers(1.0 + eta_creep, tick)
+    ups = prm[N_PARAMS : N_PARAMS + tick + 1]
+    downs = prm[N_PARAMS + tick + 1 : N_PARAMS + 2 * tick + 2]
+    creeps = prm[N_PARAMS + 2 * tick + 2 : N_PARAMS + 3 * tick + 3]
     for c in range(nch):
         n_ev = ev_n[c]
         evi = ev_i[c]
