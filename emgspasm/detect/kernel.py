@@ -637,7 +637,8 @@ def run_blocks_each(raw, c0, g0, block, first, sos, z1, z2, prm, sf, si, ring, x
 @numba.njit(cache=True, nogil=True, boundscheck=False)
 def run_blocks_across(raw, c0, g0, block, first, sos, z1, z2, prm, sf, si, ring, xs, ys, ev_i,
                       ev_f, ev_n):
-    """:func:`run_blocks_each`, filtering with the channels innermost."""
+    """:func:`run_blocks_each`, filtering with the channels innermost. (Two functions rather
+    than one taking the filter as an argument: Numba cannot cache a kernel that takes another.)"""
     b = first
     while _room_for(raw, block, b, ev_i, ev_n):
         x, y = _block_of(raw, c0, block, b, xs, ys)
