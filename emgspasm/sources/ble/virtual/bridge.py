@@ -135,21 +135,7 @@ class VirtualBridge(VirtualPeripheral):
                 ],
             ),
         ]
-        if self.battery is not None:
-            services.append(
-                Service(
-                    ctl.BATTERY_SERVICE,
-                    [
-                        Characteristic(
-                            ctl.BATTERY_LEVEL_CHARACTERISTIC,
-                            READ | NOTIFY,
-                            READABLE,
-                            CharacteristicValue(read=lambda _c: bytes((self.battery or 0,))),
-                        )
-                    ],
-                )
-            )
-        return services
+        return services + self.battery_services()
 
     def advertised_uuids(self) -> list[str]:
         return [ctl.SERVICE]

@@ -23,7 +23,6 @@ from bumble.gatt import Characteristic, CharacteristicValue, Service
 
 from ....errors import ConfigError
 from ..profiles import myo
-from ..profiles.bridge_control import BATTERY_LEVEL_CHARACTERISTIC, BATTERY_SERVICE
 from .faults import StreamSession
 from .feed import SampleFeed
 from .peripheral import LinkOptions, VirtualPeripheral
@@ -83,21 +82,7 @@ class VirtualMyo(VirtualPeripheral):
             Service(myo.CONTROL_SERVICE, [self._command]),
             Service(myo.SERVICE, self._emg),
         ]
-        if self.battery is not None:
-            services.append(
-                Service(
-                    BATTERY_SERVICE,
-                    [
-                        Characteristic(
-                            BATTERY_LEVEL_CHARACTERISTIC,
-                            READ | NOTIFY,
-                            READABLE,
-                            CharacteristicValue(read=lambda _c: bytes((self.battery or 0,))),
-                        )
-                    ],
-                )
-            )
-        return services
+        return services + self.battery_services()
 
     def advertised_uuids(self) -> list[str]:
         return [myo.CONTROL_SERVICE]

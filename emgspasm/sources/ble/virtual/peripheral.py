@@ -30,9 +30,10 @@ import numpy as np
 from bumble import data_types
 from bumble.core import UUID, AdvertisingData
 from bumble.device import Connection, Device
-from bumble.gatt import Characteristic, Service
+from bumble.gatt import Characteristic, CharacteristicValue, Service
 from bumble.hci import HCI_CONNECTION_TIMEOUT_ERROR, HCI_REMOTE_USER_TERMINATED_CONNECTION_ERROR
 
+from ..profiles.bridge_control import BATTERY_LEVEL_CHARACTERISTIC, BATTERY_SERVICE
 from .faults import DropDecider, FaultPlan, SensorLog, SentNotification, StreamSession
 from .feed import DeviceClock, SampleFeed
 
@@ -66,6 +67,8 @@ class VirtualPeripheral:
     """Base of the virtual sensors (see module doc)."""
 
     kind: ClassVar[str] = ""
+    battery: int | None = None
+    """Battery level in percent, offered as the standard battery service (None: no battery)."""
 
     def __init__(
         self,
@@ -115,6 +118,18 @@ class VirtualPeripheral:
     def advertised_uuids(self) -> list[str]:
         """Service UUIDs put in the advertisement."""
         raise NotImplementedError
+
+    def battery_services(self) -> list[Service]:
+        """The standard battery service, reading :attr:`battery`, if the device has one."""
+        if self.battery is None:
+            return []
+        level = Characteristic(
+            BATTERY_LEVEL_CHARACTERISTIC,
+            Characteristic.Properties.READ | Characteristic.Properties.NOTIFY,
+            Characteristic.Permissions.READABLE,
+            CharacteristicValue(read=lambda _c: bytes((self.battery or 0,))),
+        )
+        return [Service(BATTERY_SERVICE, [level])]
 
     async def stream(self, session: StreamSession) -> None:
         """The streaming loop of one session (cancelled when streaming stops)."""
