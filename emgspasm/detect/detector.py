@@ -388,7 +388,7 @@ class Detector:
         b = 0
         while b < blocks:
             b = run(raw, c0, start, BLOCK, b, self._sos, z1, z2, self._prm,
-                             self._sf[c0:c1], self._si[c0:c1], self._ring[c0:c1], xs, ys,
+                             self._sf[c0:c1], self._si[c0:c1], self._ring[:, :, c0:c1], xs, ys,
                              ev_i, ev_f, ev_n)
             if ev_n.any():
                 k = int(ev_n.max())

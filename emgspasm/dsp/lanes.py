@@ -1,0 +1,305 @@
+"""Several channels side by side in one CPU vector register, for Numba kernels.
+
+Numba vectorises a loop over channels only when it can prove the trip count large and the arrays
+apart; a loop over a handful of channels, entered once per sample, never qualifies. These
+intrinsics let a kernel say it directly: a :class:`Lanes` value is an LLVM vector of ``count``
+float64 (one lane per channel), a :class:`Mask` one bit per lane. The arithmetic is IEEE
+arithmetic lane by lane, exactly what the same scalar code gives for each channel.
+
+Loads and stores take a 2-D array, a row and the first lane's column; the lanes are that row's
+next ``count`` columns, so the last axis must be contiguous. They are masked: lanes outside the
+mask are neither read (they come back as 0) nor written, so a group of channels may end anywhere
+in a row, or in the array.
+"""
+
+from __future__ import annotations
+
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic, models, register_model
+
+
+class Lanes(types.Type):
+    """``count`` float64 values, one per channel (an LLVM ``<count x double>``)."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        super().__init__(name=f"Lanes({count})")
+
+
+class Mask(types.Type):
+    """One bit per lane (an LLVM ``<count x i1>``)."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        super().__init__(name=f"Mask({count})")
+
+
+@register_model(Lanes)
+class _LanesModel(models.PrimitiveModel):
+    def __init__(self, dmm, fe_type):
+        super().__init__(dmm, fe_type, ir.VectorType(ir.DoubleType(), fe_type.count))
+
+
+@register_model(Mask)
+class _MaskModel(models.PrimitiveModel):
+    def __init__(self, dmm, fe_type):
+        super().__init__(dmm, fe_type, ir.VectorType(ir.IntType(1), fe_type.count))
+
+
+_I32 = ir.IntType(32)
+
+
+def _doubles(count: int) -> ir.VectorType:
+    return ir.VectorType(ir.DoubleType(), count)
+
+
+def _pointer(context, builder, arrty, arr, row, col):
+    """Address of ``arr[row, col]`` (no bounds or negative-index checks)."""
+    ary = context.make_array(arrty)(context, builder, arr)
+    return cgutils.get_item_pointer2(
+        context, builder, data=ary.data, shape=cgutils.unpack_tuple(builder, ary.shape),
+        strides=cgutils.unpack_tuple(builder, ary.strides), layout=arrty.layout,
+        inds=[row, col], wraparound=False, boundscheck=False,
+    )
+
+
+def _broadcast(builder, value, count):
+    vec = ir.Constant(_doubles(count), ir.Undefined)
+    for k in range(count):
+        vec = builder.insert_element(vec, value, ir.Constant(_I32, k))
+    return vec
+
+
+def _as_lanes(context, builder, ty, value, count):
+    """A Lanes value, or a scalar broadcast to every lane."""
+    if isinstance(ty, Lanes):
+        return value
+    return _broadcast(builder, context.cast(builder, value, ty, types.float64), count)
+
+
+@intrinsic
+def first_lanes(typingctx, k, count):
+    """The mask of lanes ``0 .. k-1`` out of ``count`` (a literal)."""
+    if not isinstance(count, types.IntegerLiteral):
+        return None
+    n = count.literal_value
+
+    def codegen(context, builder, sig, args):
+        index = ir.Constant(ir.VectorType(ir.IntType(64), n), list(range(n)))
+        limit = builder.insert_element(
+            ir.Constant(ir.VectorType(ir.IntType(64), n), ir.Undefined), args[0],
+            ir.Constant(_I32, 0))
+        limit = builder.shuffle_vector(limit, limit, ir.Constant(ir.VectorType(_I32, n), [0] * n))
+        return builder.icmp_signed("<", index, limit)
+
+    return Mask(n)(types.int64, count), codegen
+
+
+@intrinsic
+def mask_of(typingctx, bits, count):
+    """The mask whose lane ``k`` is bit ``k`` of the integer ``bits``; ``count`` is a literal."""
+    if not isinstance(count, types.IntegerLiteral):
+        return None
+    n = count.literal_value
+
+    def codegen(context, builder, sig, args):
+        bits = builder.trunc(args[0], ir.IntType(n))
+        return builder.bitcast(bits, ir.VectorType(ir.IntType(1), n))
+
+    return Mask(n)(types.int64, count), codegen
+
+
+@intrinsic
+def bits_of(typingctx, mask):
+    """The integer whose bit ``k`` is lane ``k`` of ``mask``."""
+
+    def codegen(context, builder, sig, args):
+        return builder.zext(builder.bitcast(args[0], ir.IntType(mask.count)), ir.IntType(64))
+
+    return types.int64(mask), codegen
+
+
+@intrinsic
+def load(typingctx, arr, row, col, mask):
+    """``arr[row, col : col + count]`` as float64 lanes (0 outside ``mask``)."""
+    if not (isinstance(arr, types.Array) and arr.ndim == 2 and isinstance(mask, Mask)):
+        return None
+    n = mask.count
+
+    def codegen(context, builder, sig, args):
+        element = context.get_value_type(sig.args[0].dtype)
+        vec = ir.VectorType(element, n)
+        ptr = builder.bitcast(_pointer(context, builder, sig.args[0], args[0], args[1], args[2]),
+                              vec.as_pointer())
+        name = f"llvm.masked.load.v{n}{'f64' if element == ir.DoubleType() else 'f32'}.p0"
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(vec, [vec.as_pointer(), _I32, args[3].type, vec]), name)
+        align = ir.Constant(_I32, sig.args[0].dtype.bitwidth // 8)
+        value = builder.call(fn, [ptr, align, args[3], ir.Constant(vec, None)])
+        return value if element == ir.DoubleType() else builder.fpext(value, _doubles(n))
+
+    return Lanes(n)(arr, types.intp, types.intp, mask), codegen
+
+
+@intrinsic
+def store(typingctx, arr, row, col, value, mask):
+    """``arr[row, col : col + count] = value`` in the lanes of ``mask`` (``arr`` float64)."""
+    if not (isinstance(arr, types.Array) and arr.dtype == types.float64 and arr.ndim == 2):
+        return None
+    n = value.count
+
+    def codegen(context, builder, sig, args):
+        vec = _doubles(n)
+        ptr = builder.bitcast(_pointer(context, builder, sig.args[0], args[0], args[1], args[2]),
+                              vec.as_pointer())
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.VoidType(), [vec, vec.as_pointer(), _I32,
+                                                             args[4].type]),
+            f"llvm.masked.store.v{n}f64.p0")
+        builder.call(fn, [args[3], ptr, ir.Constant(_I32, 8), args[4]])
+        return context.get_dummy_value()
+
+    return types.none(arr, types.intp, types.intp, value, mask), codegen
+
+
+@intrinsic
+def splat(typingctx, value, mask):
+    """``value`` in every lane (as many as ``mask`` has)."""
+    n = mask.count
+
+    def codegen(context, builder, sig, args):
+        return _as_lanes(context, builder, sig.args[0], args[0], n)
+
+    return Lanes(n)(value, mask), codegen
+
+
+def _lanewise(build, returns_mask=False):
+    """An intrinsic ``f(a, b)`` over two Lanes, or a Lanes and a scalar (either side)."""
+
+    @intrinsic
+    def lanewise(typingctx, a, b):
+        shape = a if isinstance(a, Lanes) else b
+        if not isinstance(shape, Lanes):
+            return None
+        n = shape.count
+
+        def codegen(context, builder, sig, args):
+            x, y = (
+                _as_lanes(context, builder, ty, v, n)
+                for ty, v in zip(sig.args, args, strict=True)
+            )
+            return build(builder, x, y)
+
+        return (Mask(n) if returns_mask else Lanes(n))(a, b), codegen
+
+    return lanewise
+
+
+add = _lanewise(lambda b, x, y: b.fadd(x, y))
+sub = _lanewise(lambda b, x, y: b.fsub(x, y))
+mul = _lanewise(lambda b, x, y: b.fmul(x, y))
+minimum = _lanewise(lambda b, x, y: b.select(b.fcmp_ordered("<", y, x), y, x))
+"""``min(x, y)`` as Python (and Numba) give it: ``y`` only when it is smaller."""
+maximum = _lanewise(lambda b, x, y: b.select(b.fcmp_ordered(">", y, x), y, x))
+"""``max(x, y)``: ``y`` only when it is larger."""
+lt = _lanewise(lambda b, x, y: b.fcmp_ordered("<", x, y), returns_mask=True)
+le = _lanewise(lambda b, x, y: b.fcmp_ordered("<=", x, y), returns_mask=True)
+gt = _lanewise(lambda b, x, y: b.fcmp_ordered(">", x, y), returns_mask=True)
+ge = _lanewise(lambda b, x, y: b.fcmp_ordered(">=", x, y), returns_mask=True)
+
+
+@intrinsic
+def absolute(typingctx, a):
+    """``abs`` of every lane."""
+
+    def codegen(context, builder, sig, args):
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(args[0].type, [args[0].type]),
+            f"llvm.fabs.v{a.count}f64")
+        return builder.call(fn, [args[0]])
+
+    return a(a), codegen
+
+
+@intrinsic
+def both(typingctx, a, b):
+    """Lanes set in ``a`` and in ``b``."""
+
+    def codegen(context, builder, sig, args):
+        return builder.and_(args[0], args[1])
+
+    return a(a, b), codegen
+
+
+@intrinsic
+def but_not(typingctx, a, b):
+    """Lanes set in ``a`` and not in ``b``."""
+
+    def codegen(context, builder, sig, args):
+        return builder.and_(args[0], builder.not_(args[1]))
+
+    return a(a, b), codegen
+
+
+@intrinsic
+def where(typingctx, mask, a, b):
+    """``a`` in the lanes of ``mask``, ``b`` in the others."""
+    if not isinstance(a, Lanes):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.select(*args)
+
+    return a(mask, a, b), codegen
+
+
+@intrinsic
+def count_where(typingctx, counts, mask):
+    """``counts`` plus one in the lanes of ``mask``."""
+
+    def codegen(context, builder, sig, args):
+        one = ir.Constant(_doubles(counts.count), [1.0] * counts.count)
+        return builder.select(args[1], builder.fadd(args[0], one), args[0])
+
+    return counts(counts, mask), codegen
+
+
+@intrinsic
+def take(typingctx, table, index, mask):
+    """``table[index]`` lane by lane (``table`` a 1-D float64 array, ``index`` whole numbers
+    held as float64), in the lanes of ``mask``; 0 in the others."""
+    if not (isinstance(table, types.Array) and table.ndim == 1 and isinstance(index, Lanes)):
+        return None
+    n = index.count
+
+    def codegen(context, builder, sig, args):
+        ary = context.make_array(sig.args[0])(context, builder, args[0])
+        base = builder.ptrtoint(ary.data, ir.IntType(64))
+        stride = builder.extract_value(ary.strides, 0)
+        ints = ir.VectorType(ir.IntType(64), n)
+        at = builder.fptosi(args[1], ints)
+        at = builder.select(args[2], at, ir.Constant(ints, [0] * n))  # lanes outside: row 0
+        out = ir.Constant(_doubles(n), [0.0] * n)
+        for k in range(n):
+            lane = ir.Constant(_I32, k)
+            offset = builder.mul(builder.extract_element(at, lane), stride)
+            ptr = builder.inttoptr(builder.add(base, offset), ir.DoubleType().as_pointer())
+            out = builder.insert_element(out, builder.load(ptr), lane)
+        return out
+
+    return Lanes(n)(table, index, mask), codegen
+
+
+@intrinsic
+def next_up(typingctx, a):
+    """The next float64 above each lane, for lanes that hold positive finite numbers or zero
+    (``np.nextafter(x, inf)`` there)."""
+
+    def codegen(context, builder, sig, args):
+        ints = ir.VectorType(ir.IntType(64), a.count)
+        bits = builder.bitcast(args[0], ints)
+        return builder.bitcast(builder.add(bits, ir.Constant(ints, [1] * a.count)), args[0].type)
+
+    return a(a), codegen
