@@ -59,7 +59,8 @@ def _add_potentials(x: np.ndarray, fs: float, rng: np.random.Generator) -> None:
 def run_emgspasm(x: np.ndarray, fs: float) -> int:
     """The emgspasm Detector (night profile) fed 10 s Frames, then flushed.
 
-    Several channels are split over the machine's cores (``emgspasm.detect.detector.THREADS``).
+    Large frames have their filters run a block ahead in a second thread
+    (``emgspasm.detect.detector.THREADS``).
     """
     from emgspasm.config import profile
     from emgspasm.detect import Detector

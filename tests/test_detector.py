@@ -1,5 +1,7 @@
 """Detector behaviour on hand-made signals: what it must find, what it must leave alone."""
 
+import itertools
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -162,6 +164,55 @@ def test_the_calm_shortcut_changes_nothing(fs, monkeypatch):
     assert eps == eps_full and quality == quality_full
     np.testing.assert_array_equal(sf, sf_full)
     np.testing.assert_array_equal(si, si_full)
+
+
+@pytest.mark.parametrize("channels", [3, 9])
+def test_channels_side_by_side_get_what_each_gets_alone(channels, monkeypatch):
+    """Several channels go through calm signal side by side in vector lanes: each must get, bit
+    for bit, the episodes and final state it gets on its own, and what the full logic gives,
+    with events at different times on each channel, a gap, a flat stretch and clipping."""
+    fs = 2000.0
+    x = np.hstack([
+        rest_with_events(fs=fs, duration_s=60.0, spasm=(34.0 + c, 42.0 + 1.5 * c),
+                         voluntary=(31.5 + 0.1 * c, 32.5 + 0.1 * c),
+                         fasciculations=(33.0 + 0.7 * c, 47.5 + 0.3 * c, 57.0), seed=c)
+        for c in range(channels)
+    ])
+    x[int(44 * fs) : int(47 * fs), 1] = 0.0
+    x = np.clip(x, -60.0, 60.0)
+    cfg = profile("night").replace(clip_level=60.0)
+    names = tuple(f"EMG{c}" for c in range(channels))
+    lost = (int(50 * fs), int(50 * fs) + 300)
+
+    def feed(columns):
+        det = Detector(cfg)
+        eps = []
+        sizes = itertools.cycle([1500, 777, 5000])
+        for a, b in ((0, lost[0]), (lost[1], len(x))):
+            i = a
+            while i < b:
+                j = min(b, i + next(sizes))
+                gap = lost[1] - lost[0] if i == lost[1] else 0
+                chunk = np.ascontiguousarray(x[i:j, columns])
+                eps += det.process(Frame(chunk, i, fs, tuple(names[c] for c in columns),
+                                         gap_before=gap))
+                i = j
+        eps += det.flush()
+        return sorted(eps, key=lambda e: (e.channel, e.onset, e.kind)), det
+
+    together, det = feed(list(range(channels)))
+    assert {e.kind for e in together} == {"spasm", "fasciculation"}
+    alone = [feed([c]) for c in range(channels)]
+    assert together == sorted((e for eps, _ in alone for e in eps),
+                              key=lambda e: (e.channel, e.onset, e.kind))
+    for c, (_, single) in enumerate(alone):
+        np.testing.assert_array_equal(det._sf[c], single._sf[0])
+        np.testing.assert_array_equal(det._si[c], single._si[0])
+    monkeypatch.setattr(detector_module, "SHORTCUT", False)
+    full_logic, det_full = feed(list(range(channels)))
+    assert together == full_logic
+    np.testing.assert_array_equal(det._sf, det_full._sf)
+    np.testing.assert_array_equal(det._si, det_full._si)
 
 
 def test_config_toml_round_trip_and_errors(tmp_path):

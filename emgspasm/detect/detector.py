@@ -39,11 +39,9 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
-THREADS = min(_cores(), 8)
-"""Threads over channel groups for large frames (1: everything in the calling thread).
-
-Channels are independent in the filters and the detection kernel, so groups of channels run in
-parallel (the Numba kernels release the GIL); the episodes are the same whatever this is set to.
+THREADS = min(_cores(), 2)
+"""Threads for large frames: 2 runs the filters a block ahead of detection in a pool thread,
+1 does everything in the calling thread. The episodes are the same either way.
 """
 TICK_S = 0.008
 """The resting levels step once per tick of about this long (a power of two samples, so 16 at
@@ -53,15 +51,19 @@ SHORTCUT = True
 """Whether the kernel takes its shortcut through calm stretches; the episodes are identical
 without it (it is only slower)."""
 PARALLEL_MIN = 65536
-"""Channel-samples a frame must hold before it is split over threads: below, handing the work to
-another thread costs more than it saves (a live 50 ms frame stays in the calling thread)."""
+"""Channel-samples a frame must hold before its filters run in another thread: below, handing
+the work over costs more than it saves (a live 50 ms frame stays in the calling thread)."""
+PIPE_BLOCK = 2048
+"""Samples per step of that pipeline: short, so that the two threads overlap on most of a frame."""
+PATIENCE = 1_000_000
+"""Polls for a filtered block before detection returns to check on the filtering thread."""
 
 _pool: tuple[int, ThreadPoolExecutor] | None = None
 _pool_lock = threading.Lock()
 
 
 def _executor(workers: int) -> ThreadPoolExecutor:
-    """The process-wide pool for channel groups (made on first use, remade larger if asked)."""
+    """The process-wide pool for the filters' thread (made on first use, remade larger if asked)."""
     global _pool
     with _pool_lock:
         if _pool is None or _pool[0] < workers:
@@ -70,7 +72,7 @@ def _executor(workers: int) -> ThreadPoolExecutor:
 
 
 class _Pace:
-    """Whether splitting frames over threads pays, measured on the frames themselves.
+    """Whether running the filters in a second thread pays, measured on the frames themselves.
 
     On a machine whose cores are busy with other work, a thread that cannot get a core holds up
     the frame, and one thread on its own can be faster. So the time per channel-sample is kept
@@ -322,8 +324,8 @@ class Detector:
             out += self._gap(expected, frame)
         raw = np.ascontiguousarray(frame.samples, dtype=np.float32)
         nch = raw.shape[1]
-        threads = min(THREADS, nch)
-        if threads > 1 and frame.n * nch >= PARALLEL_MIN:
+        threads = min(THREADS, 2)
+        if threads > 1 and frame.n > PIPE_BLOCK and frame.n * nch >= PARALLEL_MIN:
             threads = self._pace.choose(threads)
             t0 = time.perf_counter()
             out += self._filter_detect(raw, frame.start, threads)
@@ -342,61 +344,48 @@ class Detector:
     def _filter_detect(
         self, raw: np.ndarray, start: int, threads: int
     ) -> list[tuple[int, int, Episode]]:
-        """Filter and detect ``raw`` in ``threads`` groups of channels at once.
-
-        Each group runs the kernels over its own channels' rows of the state arrays, the first
-        in the calling thread and the others in the pool (the kernels release the GIL); the
-        events are then turned into episodes here, group after group.
-        """
+        """Filter and detect ``raw``: block after block in this thread, or, with ``threads`` > 1,
+        with the filters a block ahead in a pool thread (a two-stage pipeline: the two stages
+        take about as long as each other, and every channel stays in one vector register)."""
         nch = raw.shape[1]
-        edges = [round(k * nch / threads) for k in range(threads + 1)]
-        groups = list(zip(edges[:-1], edges[1:], strict=True))
-        found: list[list[tuple[int, np.ndarray, np.ndarray, np.ndarray]]] = []
-        if threads == 1:
-            found.append(self._group(raw, start, 0, nch))
-        else:
-            pool = _executor(threads - 1)
-            others = [pool.submit(self._group, raw, start, c0, c1) for c0, c1 in groups[1:]]
-            try:
-                found.append(self._group(raw, start, *groups[0]))
-            finally:
-                wait(others)  # they work on this detector's state: never leave them running
-            found += [future.result() for future in others]
+        ev_i, ev_f, ev_n = self._ev_i, self._ev_f, self._ev_n
         out: list[tuple[int, int, Episode]] = []
-        for chunks in found:
-            for chunk in chunks:
-                out += self._events(*chunk)
+        if threads == 1:
+            blocks = -(-raw.shape[0] // BLOCK)
+            run = K.run_blocks(nch)
+            ys = self._buffer(BLOCK, nch)
+            b = 0
+            while b < blocks:
+                b = run(raw, start, BLOCK, b, self._sos, self._z1, self._z2, self._prm,
+                        self._sf, self._si, self._ring, ys, ev_i, ev_f, ev_n)
+                out += self._take_events()
+            return out
+        y = self._buffer(raw.shape[0], nch)
+        ready = np.zeros(1, dtype=np.int64)
+        filtering = _executor(1).submit(
+            K.filter_ahead, raw, PIPE_BLOCK, self._sos, self._z1, self._z2, y, ready
+        )
+        blocks = -(-raw.shape[0] // PIPE_BLOCK)
+        try:
+            b = 0
+            while b < blocks:
+                b = K.detect_filtered(raw, y, start, PIPE_BLOCK, b, ready, PATIENCE, self._prm,
+                                      self._sf, self._si, self._ring, ev_i, ev_f, ev_n)
+                out += self._take_events()
+                if filtering.done():
+                    filtering.result()  # raises what stopped it, if anything did
+        finally:
+            wait([filtering])  # it works on this detector's state: never leave it running
         return out
 
-    def _group(
-        self, raw: np.ndarray, start: int, c0: int, c1: int
-    ) -> list[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
-        """Channels ``c0:c1`` of a frame through the kernels (may run in a pool thread).
-
-        Row slices of the C-ordered state arrays are contiguous views, so the detection kernel
-        updates the stream's own state in place; the filter state is copied in and out (its
-        channels are columns). Returns the events as ``(c0, counts, int rows, float rows)``
-        chunks, one each time the event rows filled up and once at the end.
-        """
-        xs, ys = self._buffers(c0, c1)
-        z1 = np.ascontiguousarray(self._z1[:, c0:c1])
-        z2 = np.ascontiguousarray(self._z2[:, c0:c1])
-        ev_i, ev_f, ev_n = self._ev_i[c0:c1], self._ev_f[c0:c1], self._ev_n[c0:c1]
-        run = K.run_blocks(c1 - c0)
-        chunks = []
-        blocks = -(-raw.shape[0] // BLOCK)
-        b = 0
-        while b < blocks:
-            b = run(raw, c0, start, BLOCK, b, self._sos, z1, z2, self._prm,
-                             self._sf[c0:c1], self._si[c0:c1], self._ring[:, :, c0:c1], xs, ys,
-                             ev_i, ev_f, ev_n)
-            if ev_n.any():
-                k = int(ev_n.max())
-                chunks.append((c0, ev_n.copy(), ev_i[:, :k].copy(), ev_f[:, :k].copy()))
-                ev_n[:] = 0
-        self._z1[:, c0:c1] = z1
-        self._z2[:, c0:c1] = z2
-        return chunks
+    def _take_events(self) -> list[tuple[int, int, Episode]]:
+        """The episodes of the kernel's event rows so far, which are then emptied."""
+        counts = self._ev_n
+        if not counts.any():
+            return []
+        out = self._events(counts.copy(), self._ev_i, self._ev_f)
+        counts[:] = 0
+        return out
 
     @property
     def _pace(self) -> _Pace:
@@ -405,16 +394,12 @@ class Detector:
             pace = self._pace_ = _Pace()
         return pace
 
-    def _buffers(self, c0: int, c1: int) -> tuple[np.ndarray, np.ndarray]:
-        """Reusable float32 ``(BLOCK, c1 - c0)`` blocks (raw copy, filtered) for channels c0:c1."""
-        cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] | None
-        cache = getattr(self, "_buffer_cache", None)
-        if cache is None:
-            cache = self._buffer_cache = {}
-        if (c0, c1) not in cache:
-            shape = (BLOCK, c1 - c0)
-            cache[c0, c1] = (np.empty(shape, np.float32), np.empty(shape, np.float32))
-        return cache[c0, c1]
+    def _buffer(self, n: int, nch: int) -> np.ndarray:
+        """A reusable float32 ``(n, nch)`` array for filtered samples (kept at its largest)."""
+        buf = getattr(self, "_filtered", None)
+        if buf is None or buf.shape[0] < n:
+            buf = self._filtered = np.empty((max(n, BLOCK), nch), np.float32)
+        return buf[:n]
 
     def _gap(self, expected: int, frame: Frame) -> list[tuple[int, int, Episode]]:
         """Samples were lost before ``frame``.
@@ -454,16 +439,16 @@ class Detector:
         return (f"spans gaps ({lost} samples lost)",) if lost > 0 else ()
 
     def _events(
-        self, c0: int, counts: np.ndarray, rows_i: np.ndarray, rows_f: np.ndarray
+        self, counts: np.ndarray, rows_i: np.ndarray, rows_f: np.ndarray
     ) -> list[tuple[int, int, Episode]]:
-        """Episodes (and quality segments, potentials, activity) from the kernel's event rows
-        of channels ``c0 .. c0 + len(counts)``."""
+        """Episodes (and quality segments, potentials, activity) from the kernel's event rows,
+        ``counts[c]`` of them for channel ``c``."""
         out: list[tuple[int, int, Episode]] = []
         fs = self.fs
         assert fs is not None
-        for g, count in enumerate(counts):
+        for c, count in enumerate(counts):
             for k in range(int(count)):
-                out += self._event(c0 + g, rows_i[g, k], rows_f[g, k], fs)
+                out += self._event(c, rows_i[c, k], rows_f[c, k], fs)
         return out
 
     def _event(

@@ -24,11 +24,11 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from ..dsp.handoff import publish, published
 from ..dsp.kernels import (
     LANES_FROM,
     filter_across_channels,
     filter_each_channel,
-    take_columns,
 )
 from ..dsp.lanes import (
     absolute,
@@ -40,6 +40,7 @@ from ..dsp.lanes import (
     first_lanes,
     ge,
     gt,
+    lanes_in,
     le,
     load,
     lt,
@@ -152,8 +153,6 @@ were above their level, and ``SI_N_CREEP`` burst samples above it."""
 
 REST, CANDIDATE, CONFIRMED = 0, 1, 2
 
-LANES = 4
-"""Channels that go through calm samples side by side (four float64: one 256-bit register)."""
 
 MEDIAN_CHI2 = 0.4549
 """Median of the square of a standard normal sample: turns the tracked median of the squared
@@ -327,9 +326,9 @@ def _lane_step(ups, downs, n_rest, n_up, calm):
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
 def _calm_lanes(y, x, g0, c0, valid, live, first, end, pos, prm, lane, ring):
-    """Channels ``c0 .. c0 + LANES`` (those in ``live``) through calm samples side by side from
-    ``first``, each until it is no longer calm, all at most until ``end``: for each channel what
-    its own logic does, bit for bit, resting levels' ticks included.
+    """The channels from ``c0`` that are in ``live`` (one lane each) through calm samples side by
+    side from ``first``, each until it is no longer calm, all at most until ``end``: for each
+    channel what its own logic does, bit for bit, resting levels' ticks included.
 
     ``lane`` holds the channels' state in (``LT_*`` rows, from :data:`LANE_SF` and
     :data:`LANE_SI`) and out, with the sample where each stopped (``LT_STOP``).
@@ -839,33 +838,10 @@ def _channel_span(y, x, g0, c, first, lockstep, prm, sf, si, ring, ev_i, ev_f, e
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
-def detect_block(
-    y: np.ndarray,
-    x: np.ndarray,
-    g0: int,
-    prm: np.ndarray,
-    sf: np.ndarray,
-    si: np.ndarray,
-    ring: np.ndarray,
-    ev_i: np.ndarray,
-    ev_f: np.ndarray,
-    ev_n: np.ndarray,
-) -> None:
-    """Advance every channel over the filtered block ``y`` whose first sample has index ``g0``.
-
-    ``x`` is the raw block (for clipping). Each channel appends its events to its own rows
-    ``ev_i[c, ev_n[c]:]`` and ``ev_f[c, ev_n[c]:]`` and counts them in ``ev_n[c]``.
-
-    A single channel goes through the block on its own. Several go in groups of :data:`LANES`:
-    the group's calm channels go side by side in vector lanes (:func:`_calm_lanes`); one that
-    stops being calm goes on alone until a tick starts calm for it again, and joins the lanes
-    when the others get there (channels are independent, so who goes first does not matter).
-    """
+def _in_lanes(y, x, g0, prm, sf, si, ring, ev_i, ev_f, ev_n, shape):
+    """:func:`detect_block` for several channels, in groups as wide as the mask ``shape``
+    (eight float64 lanes, a 512-bit register; four when there are no more than four channels)."""
     n, nch = y.shape
-    if nch == 1 or prm[P_SHORTCUT] <= 0.0:
-        for c in range(nch):
-            _channel_span(y, x, g0, c, 0, False, prm, sf, si, ring, ev_i, ev_f, ev_n)
-        return
     eta_fast = prm[P_ETA_FAST]
     settle = np.int64((eta_fast / prm[P_ETA_REST] - 1.0) / eta_fast) + 1
     tick = np.int64(prm[P_TICK])
@@ -874,10 +850,11 @@ def detect_block(
     creeps = prm[N_PARAMS + 2 * tick + 2 : N_PARAMS + 3 * tick + 3]
     rmask = ring.shape[1] - 1
     done = np.zeros(nch, np.int64)  # where each channel has got to
-    lane = np.zeros((N_LT, nch + LANES))
-    for c0 in range(0, nch, LANES):
-        width = min(LANES, nch - c0)
-        valid = first_lanes(width, LANES)
+    lanes = lanes_in(shape)
+    lane = np.zeros((N_LT, nch + lanes))
+    for c0 in range(0, nch, lanes):
+        width = min(lanes, nch - c0)
+        valid = mask_of((1 << width) - 1, shape)
         while True:
             first = done[c0 : c0 + width].min()
             if first >= n:
@@ -903,7 +880,7 @@ def detect_block(
                                             ev_f, ev_n)
             if live == 0:
                 continue
-            _calm_lanes(y, x, g0, c0, valid, mask_of(live, LANES), first, end, pos, prm, lane, ring)
+            _calm_lanes(y, x, g0, c0, valid, mask_of(live, shape), first, end, pos, prm, lane, ring)
             for k in range(width):
                 if not (live >> k) & 1:
                     continue
@@ -922,6 +899,46 @@ def detect_block(
                 if at < end:
                     done[c] = _channel_span(y, x, g0, c, at, True, prm, sf, si, ring, ev_i, ev_f,
                                             ev_n)
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def detect_block(
+    y: np.ndarray,
+    x: np.ndarray,
+    g0: int,
+    prm: np.ndarray,
+    sf: np.ndarray,
+    si: np.ndarray,
+    ring: np.ndarray,
+    ev_i: np.ndarray,
+    ev_f: np.ndarray,
+    ev_n: np.ndarray,
+) -> None:
+    """Advance every channel over the filtered block ``y`` whose first sample has index ``g0``.
+
+    ``x`` is the raw block (for clipping). Each channel appends its events to its own rows
+    ``ev_i[c, ev_n[c]:]`` and ``ev_f[c, ev_n[c]:]`` and counts them in ``ev_n[c]``.
+
+    A single channel goes through the block on its own. Several go in groups of up to eight:
+    the group's calm channels go side by side in vector lanes (:func:`_calm_lanes`); one that
+    stops being calm goes on alone until a tick starts calm for it again, and joins the lanes
+    when the others get there (channels are independent, so who goes first does not matter).
+    """
+    n, nch = y.shape
+    if nch == 1 or prm[P_SHORTCUT] <= 0.0:
+        for c in range(nch):
+            _channel_span(y, x, g0, c, 0, False, prm, sf, si, ring, ev_i, ev_f, ev_n)
+        return
+    if nch <= 4:
+        _in_lanes(y, x, g0, prm, sf, si, ring, ev_i, ev_f, ev_n, first_lanes(0, 4))
+    else:
+        _in_lanes(y, x, g0, prm, sf, si, ring, ev_i, ev_f, ev_n, first_lanes(0, 8))
+    eta_fast = prm[P_ETA_FAST]
+    settle = np.int64((eta_fast / prm[P_ETA_REST] - 1.0) / eta_fast) + 1
+    tick = np.int64(prm[P_TICK])
+    ups = prm[N_PARAMS : N_PARAMS + tick + 1]
+    downs = prm[N_PARAMS + tick + 1 : N_PARAMS + 2 * tick + 2]
+    creeps = prm[N_PARAMS + 2 * tick + 2 : N_PARAMS + 3 * tick + 3]
     for c in range(nch):  # a tick that ends with the block ends here, as for a single channel
         _end_tick(c, g0 + n, tick, settle, eta_fast, ups, downs, creeps, sf, si)
 
@@ -933,60 +950,84 @@ def event_rows(block: int) -> int:
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
-def _room_for(raw, block, b, ev_i, ev_n):
-    """Whether block ``b`` of the frame is still to do and every channel has room for its
-    events."""
-    return b * block < raw.shape[0] and ev_i.shape[1] - ev_n.max() >= event_rows(block)
+def _room_for(n, block, b, ev_i, ev_n):
+    """Whether block ``b`` of a frame of ``n`` samples is still to do and every channel has room
+    for its events."""
+    return b * block < n and ev_i.shape[1] - ev_n.max() >= event_rows(block)
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
-def _block_of(raw, c0, block, b, xs, ys):
-    """Block ``b`` of the group's channels of the frame (raw) and the buffer for it filtered."""
-    b0 = b * block
-    b1 = min(raw.shape[0], b0 + block)
-    if xs.shape[1] == raw.shape[1]:
-        x = raw[b0:b1]  # all channels: the frame's rows are the block already
-    else:
-        x = xs[: b1 - b0]
-        take_columns(raw[b0:b1], c0, x)
-    return x, ys[: b1 - b0]
+def run_blocks_each(raw, g0, block, first, sos, z1, z2, prm, sf, si, ring, ys, ev_i, ev_f, ev_n):
+    """Filter (each channel on its own) and detect the frame ``raw`` (first sample ``g0``),
+    ``block`` samples at a time from block ``first``, while every channel's event rows have room
+    for another block. Returns the next block to do (past the end when the frame is done).
 
-
-@numba.njit(cache=True, nogil=True, boundscheck=False)
-def run_blocks_each(raw, c0, g0, block, first, sos, z1, z2, prm, sf, si, ring, xs, ys, ev_i,
-                    ev_f, ev_n):
-    """Filter (each channel on its own) and detect channels ``c0 : c0 + g`` of the frame
-    ``raw`` (first sample ``g0``), ``block`` samples at a time from block ``first``, while every
-    channel's event rows have room for another block. Returns the next block to do (past the end
-    when the frame is done).
-
-    ``z1``/``z2`` are the group's filter state and ``sf``/``si``/``ring``/``ev_*`` its rows of the
-    detection state; ``xs``/``ys`` are ``(block, g)`` buffers for the raw and filtered samples.
+    ``ys`` is a ``(block, channels)`` buffer for the filtered samples.
     """
     b = first
-    while _room_for(raw, block, b, ev_i, ev_n):
-        x, y = _block_of(raw, c0, block, b, xs, ys)
+    while _room_for(raw.shape[0], block, b, ev_i, ev_n):
+        b0, b1 = b * block, min(raw.shape[0], (b + 1) * block)
+        x, y = raw[b0:b1], ys[: b1 - b0]
         filter_each_channel(sos, x, y, z1, z2)
-        detect_block(y, x, g0 + b * block, prm, sf, si, ring, ev_i, ev_f, ev_n)
+        detect_block(y, x, g0 + b0, prm, sf, si, ring, ev_i, ev_f, ev_n)
         b += 1
     return b
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
-def run_blocks_across(raw, c0, g0, block, first, sos, z1, z2, prm, sf, si, ring, xs, ys, ev_i,
-                      ev_f, ev_n):
+def run_blocks_across(raw, g0, block, first, sos, z1, z2, prm, sf, si, ring, ys, ev_i, ev_f,
+                      ev_n):
     """:func:`run_blocks_each`, filtering with the channels innermost. (Two functions rather
     than one taking the filter as an argument: Numba cannot cache a kernel that takes another.)"""
     b = first
-    while _room_for(raw, block, b, ev_i, ev_n):
-        x, y = _block_of(raw, c0, block, b, xs, ys)
+    while _room_for(raw.shape[0], block, b, ev_i, ev_n):
+        b0, b1 = b * block, min(raw.shape[0], (b + 1) * block)
+        x, y = raw[b0:b1], ys[: b1 - b0]
         filter_across_channels(sos, x, y, z1, z2)
-        detect_block(y, x, g0 + b * block, prm, sf, si, ring, ev_i, ev_f, ev_n)
+        detect_block(y, x, g0 + b0, prm, sf, si, ring, ev_i, ev_f, ev_n)
         b += 1
     return b
 
 
 def run_blocks(channels: int):
-    """The kernel that filters and detects a group of this many channels block after block,
+    """The kernel that filters and detects a frame of this many channels block after block,
     with the faster filter loop order for it (only the variant in use is ever compiled)."""
     return run_blocks_each if channels < LANES_FROM else run_blocks_across
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def filter_ahead(raw, block, sos, z1, z2, y, ready):
+    """Filter the frame ``raw`` into ``y``, ``block`` samples at a time, publishing in
+    ``ready`` how many blocks are done: the first half of :func:`detect_filtered`'s pipeline,
+    run in another thread."""
+    across = raw.shape[1] >= LANES_FROM
+    b = 0
+    while b * block < raw.shape[0]:
+        b0, b1 = b * block, min(raw.shape[0], (b + 1) * block)
+        if across:
+            filter_across_channels(sos, raw[b0:b1], y[b0:b1], z1, z2)
+        else:
+            filter_each_channel(sos, raw[b0:b1], y[b0:b1], z1, z2)
+        b += 1
+        publish(ready, b)
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def detect_filtered(raw, y, g0, block, first, ready, patience, prm, sf, si, ring, ev_i, ev_f,
+                    ev_n):
+    """Detect over the frame ``raw`` as :func:`filter_ahead` filters it into ``y``: block ``b``
+    once ``ready`` says it is filtered. Returns the next block to do, as :func:`run_blocks_each`
+    does, and also after waiting ``patience`` polls for a block (the caller then checks on the
+    other thread)."""
+    b = first
+    polls = 0
+    while _room_for(raw.shape[0], block, b, ev_i, ev_n):
+        if published(ready) <= b:
+            polls += 1
+            if polls > patience:
+                break
+            continue
+        b0, b1 = b * block, min(raw.shape[0], (b + 1) * block)
+        detect_block(y[b0:b1], raw[b0:b1], g0 + b0, prm, sf, si, ring, ev_i, ev_f, ev_n)
+        b += 1
+    return b

@@ -165,19 +165,6 @@ def sosfilt_inplace(sos: np.ndarray, y: np.ndarray, z1: np.ndarray, z2: np.ndarr
     sosfilt_block(sos, y, y, z1, z2, 0)
 
 
-@numba.njit(cache=True, nogil=True, boundscheck=False)
-def take_columns(src: np.ndarray, c0: int, dst: np.ndarray) -> None:
-    """``dst[:] = src[:dst.shape[0], c0 : c0 + dst.shape[1]]``: a group of channels made contiguous.
-
-    About three times faster than numpy's copy of such narrow strided rows; it matters when a
-    block is split into channel groups for threads.
-    """
-    n, g = dst.shape
-    for c in range(g):
-        for t in range(n):
-            dst[t, c] = src[t, c0 + c]
-
-
 def sos_state(sos: np.ndarray, first: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Filter state as if the signal had always been ``first`` (one value per channel).
 

@@ -98,17 +98,26 @@ def first_lanes(typingctx, k, count):
 
 
 @intrinsic
-def mask_of(typingctx, bits, count):
-    """The mask whose lane ``k`` is bit ``k`` of the integer ``bits``; ``count`` is a literal."""
-    if not isinstance(count, types.IntegerLiteral):
-        return None
-    n = count.literal_value
+def mask_of(typingctx, bits, like):
+    """The mask (as wide as the mask ``like``) whose lane ``k`` is bit ``k`` of ``bits``."""
+    n = like.count
 
     def codegen(context, builder, sig, args):
         bits = builder.trunc(args[0], ir.IntType(n))
         return builder.bitcast(bits, ir.VectorType(ir.IntType(1), n))
 
-    return Mask(n)(types.int64, count), codegen
+    return Mask(n)(types.int64, like), codegen
+
+
+@intrinsic
+def lanes_in(typingctx, mask):
+    """How many lanes ``mask`` has."""
+    n = mask.count
+
+    def codegen(context, builder, sig, args):
+        return ir.Constant(ir.IntType(64), n)
+
+    return types.int64(mask), codegen
 
 
 @intrinsic
