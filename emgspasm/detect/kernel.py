@@ -16,7 +16,11 @@ The resting levels step once per *tick* (a few milliseconds, counted from the st
 stream), by how many of the tick's samples were above them, one tick late. Within a tick every
 threshold is therefore fixed, and a calm stretch (at rest, far from every threshold) takes a
 shortcut: a tight loop that does exactly what the full logic would do for such samples and hands
-over to it at the first sample that is not calm. Most of a night is calm.
+over to it at the first sample that is not calm. Most of a night is calm. With several channels,
+the calm ones take that shortcut side by side, one per lane of a vector register
+(:mod:`emgspasm.dsp.lanes`), resting levels' ticks included. The middle of a long burst takes a
+shortcut of its own (every sample active, only the burst's sums to update). Every shortcut gives
+the full logic's result bit for bit; the tests hold them to it.
 """
 
 from __future__ import annotations
