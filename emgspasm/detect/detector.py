@@ -352,11 +352,10 @@ class Detector:
         out: list[tuple[int, int, Episode]] = []
         if threads == 1:
             blocks = -(-raw.shape[0] // BLOCK)
-            run = K.run_blocks(nch)
             ys = self._buffer(BLOCK, nch)
             b = 0
             while b < blocks:
-                b = run(raw, start, BLOCK, b, self._sos, self._z1, self._z2, self._prm,
+                b = K.run_blocks(raw, start, BLOCK, b, self._sos, self._z1, self._z2, self._prm,
                         self._sf, self._si, self._ring, ys, ev_i, ev_f, ev_n)
                 out += self._take_events()
             return out

@@ -249,6 +249,20 @@ def _half_peak_span(ring, at, reach, level):
 
 
 @numba.njit(cache=True, inline="always")
+def _tick_tables(prm):
+    """From the parameter vector: the tick, the samples after learning until the settling rate
+    has slowed to the resting one, the settling rate, and the step tables (see
+    :func:`step_tables`)."""
+    tick = np.int64(prm[P_TICK])
+    eta_fast = prm[P_ETA_FAST]
+    settle = np.int64((eta_fast / prm[P_ETA_REST] - 1.0) / eta_fast) + 1
+    ups = prm[N_PARAMS : N_PARAMS + tick + 1]
+    downs = prm[N_PARAMS + tick + 1 : N_PARAMS + 2 * tick + 2]
+    creeps = prm[N_PARAMS + 2 * tick + 2 : N_PARAMS + 3 * tick + 3]
+    return tick, settle, eta_fast, ups, downs, creeps
+
+
+@numba.njit(cache=True, inline="always")
 def _tick_steps(g, tick, settle, eta_fast, ups, downs, creeps, b2, rest_p, floor_b2, floor_p,
                 b2_step, p_step, creep_step, n_rest, b2_up, p_up, n_creep, tick_at, warm_until):
     """A tick is over at sample ``g`` (or a gap skipped its end): the resting levels take the
@@ -342,10 +356,7 @@ def _calm_lanes(y, x, g0, c0, valid, live, first, end, pos, prm, lane, ring):
     inv_win = 1.0 / win
     fasc2, flat2, low2, off2 = prm[P_FASC2], prm[P_FLAT2], prm[P_LOW2], prm[P_OFF2]
     clip = prm[P_CLIP]
-    tick = np.int64(prm[P_TICK])
-    ups = prm[N_PARAMS : N_PARAMS + tick + 1]
-    downs = prm[N_PARAMS + tick + 1 : N_PARAMS + 2 * tick + 2]
-    creeps = prm[N_PARAMS + 2 * tick + 2 : N_PARAMS + 3 * tick + 3]
+    tick, _, _, ups, downs, creeps = _tick_tables(prm)
     msum = load(lane, LT_MSUM, c0, valid)
     prev = load(lane, LT_PREV, c0, valid)
     b2 = load(lane, LT_B2, c0, valid)
@@ -447,8 +458,6 @@ def _channel_span(y, x, g0, c, first, lockstep, prm, sf, si, ring, ev_i, ev_f, e
     low2 = prm[P_LOW2]
     fasc2 = prm[P_FASC2]
     flat2 = prm[P_FLAT2]
-    eta_rest = prm[P_ETA_REST]
-    eta_fast = prm[P_ETA_FAST]
     min_dur = np.int64(prm[P_MIN_DUR])
     dropout = np.int64(prm[P_DROPOUT])
     min_frac = prm[P_MIN_FRAC]
@@ -458,13 +467,8 @@ def _channel_span(y, x, g0, c, first, lockstep, prm, sf, si, ring, ev_i, ev_f, e
     flat_min = np.int64(prm[P_FLAT_MIN])
     clip = prm[P_CLIP]
     cap = ev_i.shape[1]
-    # Samples after learning until the settling rate has slowed to the resting one.
-    settle = np.int64((eta_fast / eta_rest - 1.0) / eta_fast) + 1
-    tick = np.int64(prm[P_TICK])
+    tick, settle, eta_fast, ups, downs, creeps = _tick_tables(prm)
     shortcut = prm[P_SHORTCUT] > 0.0
-    ups = prm[N_PARAMS : N_PARAMS + tick + 1]
-    downs = prm[N_PARAMS + tick + 1 : N_PARAMS + 2 * tick + 2]
-    creeps = prm[N_PARAMS + 2 * tick + 2 : N_PARAMS + 3 * tick + 3]
     n_ev = ev_n[c]
     evi = ev_i[c]
     evf = ev_f[c]
@@ -846,12 +850,7 @@ def _in_lanes(y, x, g0, prm, sf, si, ring, ev_i, ev_f, ev_n, shape):
     """:func:`detect_block` for several channels, in groups as wide as the mask ``shape``
     (eight float64 lanes, a 512-bit register; four when there are no more than four channels)."""
     n, nch = y.shape
-    eta_fast = prm[P_ETA_FAST]
-    settle = np.int64((eta_fast / prm[P_ETA_REST] - 1.0) / eta_fast) + 1
-    tick = np.int64(prm[P_TICK])
-    ups = prm[N_PARAMS : N_PARAMS + tick + 1]
-    downs = prm[N_PARAMS + tick + 1 : N_PARAMS + 2 * tick + 2]
-    creeps = prm[N_PARAMS + 2 * tick + 2 : N_PARAMS + 3 * tick + 3]
+    tick, settle, eta_fast, ups, downs, creeps = _tick_tables(prm)
     rmask = ring.shape[1] - 1
     done = np.zeros(nch, np.int64)  # where each channel has got to
     lanes = lanes_in(shape)
@@ -937,12 +936,7 @@ def detect_block(
         _in_lanes(y, x, g0, prm, sf, si, ring, ev_i, ev_f, ev_n, first_lanes(0, 4))
     else:
         _in_lanes(y, x, g0, prm, sf, si, ring, ev_i, ev_f, ev_n, first_lanes(0, 8))
-    eta_fast = prm[P_ETA_FAST]
-    settle = np.int64((eta_fast / prm[P_ETA_REST] - 1.0) / eta_fast) + 1
-    tick = np.int64(prm[P_TICK])
-    ups = prm[N_PARAMS : N_PARAMS + tick + 1]
-    downs = prm[N_PARAMS + tick + 1 : N_PARAMS + 2 * tick + 2]
-    creeps = prm[N_PARAMS + 2 * tick + 2 : N_PARAMS + 3 * tick + 3]
+    tick, settle, eta_fast, ups, downs, creeps = _tick_tables(prm)
     for c in range(nch):  # a tick that ends with the block ends here, as for a single channel
         _end_tick(c, g0 + n, tick, settle, eta_fast, ups, downs, creeps, sf, si)
 
@@ -961,10 +955,19 @@ def _room_for(n, block, b, ev_i, ev_n):
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
-def run_blocks_each(raw, g0, block, first, sos, z1, z2, prm, sf, si, ring, ys, ev_i, ev_f, ev_n):
-    """Filter (each channel on its own) and detect the frame ``raw`` (first sample ``g0``),
-    ``block`` samples at a time from block ``first``, while every channel's event rows have room
-    for another block. Returns the next block to do (past the end when the frame is done).
+def _filter(sos, x, y, z1, z2):
+    """Filter ``x`` into ``y`` with the faster loop order for its number of channels."""
+    if x.shape[1] >= LANES_FROM:
+        filter_across_channels(sos, x, y, z1, z2)
+    else:
+        filter_each_channel(sos, x, y, z1, z2)
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def run_blocks(raw, g0, block, first, sos, z1, z2, prm, sf, si, ring, ys, ev_i, ev_f, ev_n):
+    """Filter and detect the frame ``raw`` (first sample ``g0``), ``block`` samples at a time
+    from block ``first``, while every channel's event rows have room for another block. Returns
+    the next block to do (past the end when the frame is done).
 
     ``ys`` is a ``(block, channels)`` buffer for the filtered samples.
     """
@@ -972,31 +975,10 @@ def run_blocks_each(raw, g0, block, first, sos, z1, z2, prm, sf, si, ring, ys, e
     while _room_for(raw.shape[0], block, b, ev_i, ev_n):
         b0, b1 = b * block, min(raw.shape[0], (b + 1) * block)
         x, y = raw[b0:b1], ys[: b1 - b0]
-        filter_each_channel(sos, x, y, z1, z2)
+        _filter(sos, x, y, z1, z2)
         detect_block(y, x, g0 + b0, prm, sf, si, ring, ev_i, ev_f, ev_n)
         b += 1
     return b
-
-
-@numba.njit(cache=True, nogil=True, boundscheck=False)
-def run_blocks_across(raw, g0, block, first, sos, z1, z2, prm, sf, si, ring, ys, ev_i, ev_f,
-                      ev_n):
-    """:func:`run_blocks_each`, filtering with the channels innermost. (Two functions rather
-    than one taking the filter as an argument: Numba cannot cache a kernel that takes another.)"""
-    b = first
-    while _room_for(raw.shape[0], block, b, ev_i, ev_n):
-        b0, b1 = b * block, min(raw.shape[0], (b + 1) * block)
-        x, y = raw[b0:b1], ys[: b1 - b0]
-        filter_across_channels(sos, x, y, z1, z2)
-        detect_block(y, x, g0 + b0, prm, sf, si, ring, ev_i, ev_f, ev_n)
-        b += 1
-    return b
-
-
-def run_blocks(channels: int):
-    """The kernel that filters and detects a frame of this many channels block after block,
-    with the faster filter loop order for it (only the variant in use is ever compiled)."""
-    return run_blocks_each if channels < LANES_FROM else run_blocks_across
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
@@ -1004,14 +986,10 @@ def filter_ahead(raw, block, sos, z1, z2, y, ready):
     """Filter the frame ``raw`` into ``y``, ``block`` samples at a time, publishing in
     ``ready`` how many blocks are done: the first half of :func:`detect_filtered`'s pipeline,
     run in another thread."""
-    across = raw.shape[1] >= LANES_FROM
     b = 0
     while b * block < raw.shape[0]:
         b0, b1 = b * block, min(raw.shape[0], (b + 1) * block)
-        if across:
-            filter_across_channels(sos, raw[b0:b1], y[b0:b1], z1, z2)
-        else:
-            filter_each_channel(sos, raw[b0:b1], y[b0:b1], z1, z2)
+        _filter(sos, raw[b0:b1], y[b0:b1], z1, z2)
         b += 1
         publish(ready, b)
 
@@ -1020,7 +998,7 @@ def filter_ahead(raw, block, sos, z1, z2, y, ready):
 def detect_filtered(raw, y, g0, block, first, ready, patience, prm, sf, si, ring, ev_i, ev_f,
                     ev_n):
     """Detect over the frame ``raw`` as :func:`filter_ahead` filters it into ``y``: block ``b``
-    once ``ready`` says it is filtered. Returns the next block to do, as :func:`run_blocks_each`
+    once ``ready`` says it is filtered. Returns the next block to do, as :func:`run_blocks`
     does, and also after waiting ``patience`` polls for a block (the caller then checks on the
     other thread)."""
     b = first
