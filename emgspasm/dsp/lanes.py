@@ -3,8 +3,9 @@
 Numba vectorises a loop over channels only when it can prove the trip count large and the arrays
 apart; a loop over a handful of channels, entered once per sample, never qualifies. These
 intrinsics let a kernel say it directly: a :class:`Lanes` value is an LLVM vector of ``count``
-float64 (one lane per channel), a :class:`Mask` one bit per lane. The arithmetic is IEEE
-arithmetic lane by lane, exactly what the same scalar code gives for each channel.
+floats (float64, or float32 for the filters; one lane per channel), a :class:`Mask` one bit per
+lane. The arithmetic is IEEE arithmetic lane by lane, exactly what the same scalar code gives for
+each channel; :func:`fma` rounds once, as a fused multiply-add of scalar code does.
 
 Loads and stores take a 2-D array, a row and the first lane's column; the lanes are that row's
 next ``count`` columns, so the last axis must be contiguous. They are masked: lanes outside the
@@ -21,11 +22,13 @@ from numba.extending import intrinsic, models, register_model
 
 
 class Lanes(types.Type):
-    """``count`` float64 values, one per channel (an LLVM ``<count x double>``)."""
+    """``count`` floats of type ``dtype``, one per channel (an LLVM ``<count x double>`` or
+    ``<count x float>``)."""
 
-    def __init__(self, count: int) -> None:
+    def __init__(self, count: int, dtype: types.Float = types.float64) -> None:
         self.count = count
-        super().__init__(name=f"Lanes({count})")
+        self.dtype = dtype
+        super().__init__(name=f"Lanes({count}, {dtype})")
 
 
 class Mask(types.Type):
@@ -39,7 +42,7 @@ class Mask(types.Type):
 @register_model(Lanes)
 class _LanesModel(models.PrimitiveModel):
     def __init__(self, dmm, fe_type):
-        super().__init__(dmm, fe_type, ir.VectorType(ir.DoubleType(), fe_type.count))
+        super().__init__(dmm, fe_type, _vector(fe_type.dtype, fe_type.count))
 
 
 @register_model(Mask)
@@ -55,6 +58,15 @@ def _doubles(count: int) -> ir.VectorType:
     return ir.VectorType(ir.DoubleType(), count)
 
 
+def _vector(dtype: types.Float, count: int) -> ir.VectorType:
+    return ir.VectorType(ir.DoubleType() if dtype == types.float64 else ir.FloatType(), count)
+
+
+def _suffix(dtype: types.Float, count: int) -> str:
+    """An LLVM intrinsic's type suffix, as ``v8f64``."""
+    return f"v{count}f{dtype.bitwidth}"
+
+
 def _pointer(context, builder, arrty, arr, row, col):
     """Address of ``arr[row, col]`` (no bounds or negative-index checks)."""
     ary = context.make_array(arrty)(context, builder, arr)
@@ -65,18 +77,20 @@ def _pointer(context, builder, arrty, arr, row, col):
     )
 
 
-def _broadcast(builder, value, count):
-    vec = ir.Constant(_doubles(count), ir.Undefined)
-    for k in range(count):
+def _broadcast(builder, value, vec_type):
+    vec = ir.Constant(vec_type, ir.Undefined)
+    for k in range(vec_type.count):
         vec = builder.insert_element(vec, value, ir.Constant(_I32, k))
     return vec
 
 
-def _as_lanes(context, builder, ty, value, count):
-    """A Lanes value, or a scalar broadcast to every lane."""
+def _as_lanes(context, builder, ty, value, shape):
+    """A value of the Lanes type ``shape``: a Lanes value as it is, a scalar broadcast to every
+    lane."""
     if isinstance(ty, Lanes):
         return value
-    return _broadcast(builder, context.cast(builder, value, ty, types.float64), count)
+    return _broadcast(builder, context.cast(builder, value, ty, shape.dtype),
+                      _vector(shape.dtype, shape.count))
 
 
 @intrinsic
@@ -153,35 +167,58 @@ def load(typingctx, arr, row, col, mask):
 
 
 @intrinsic
-def store(typingctx, arr, row, col, value, mask):
-    """``arr[row, col : col + count] = value`` in the lanes of ``mask`` (``arr`` float64)."""
-    if not (isinstance(arr, types.Array) and arr.dtype == types.float64 and arr.ndim == 2):
+def load_stored(typingctx, arr, row, col, mask):
+    """As :func:`load`, in the array's own float type (no widening)."""
+    if not (isinstance(arr, types.Array) and arr.ndim == 2 and isinstance(mask, Mask)
+            and isinstance(arr.dtype, types.Float)):
         return None
-    n = value.count
+    lanes = Lanes(mask.count, arr.dtype)
 
     def codegen(context, builder, sig, args):
-        vec = _doubles(n)
+        vec = _vector(lanes.dtype, lanes.count)
+        ptr = builder.bitcast(_pointer(context, builder, sig.args[0], args[0], args[1], args[2]),
+                              vec.as_pointer())
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(vec, [vec.as_pointer(), _I32, args[3].type, vec]),
+            f"llvm.masked.load.{_suffix(lanes.dtype, lanes.count)}.p0")
+        align = ir.Constant(_I32, lanes.dtype.bitwidth // 8)
+        return builder.call(fn, [ptr, align, args[3], ir.Constant(vec, None)])
+
+    return lanes(arr, types.intp, types.intp, mask), codegen
+
+
+@intrinsic
+def store(typingctx, arr, row, col, value, mask):
+    """``arr[row, col : col + count] = value`` in the lanes of ``mask`` (``arr`` of the lanes'
+    float type)."""
+    if not (isinstance(arr, types.Array) and isinstance(value, Lanes) and arr.ndim == 2
+            and arr.dtype == value.dtype):
+        return None
+
+    def codegen(context, builder, sig, args):
+        vec = _vector(value.dtype, value.count)
         ptr = builder.bitcast(_pointer(context, builder, sig.args[0], args[0], args[1], args[2]),
                               vec.as_pointer())
         fn = cgutils.get_or_insert_function(
             builder.module, ir.FunctionType(ir.VoidType(), [vec, vec.as_pointer(), _I32,
                                                              args[4].type]),
-            f"llvm.masked.store.v{n}f64.p0")
-        builder.call(fn, [args[3], ptr, ir.Constant(_I32, 8), args[4]])
+            f"llvm.masked.store.{_suffix(value.dtype, value.count)}.p0")
+        builder.call(fn, [args[3], ptr, ir.Constant(_I32, value.dtype.bitwidth // 8), args[4]])
         return context.get_dummy_value()
 
     return types.none(arr, types.intp, types.intp, value, mask), codegen
 
 
 @intrinsic
-def splat(typingctx, value, mask):
-    """``value`` in every lane (as many as ``mask`` has)."""
-    n = mask.count
+def splat(typingctx, value, like):
+    """``value`` in every lane: float64 lanes as many as the mask ``like`` has, or lanes of the
+    Lanes type of ``like``."""
+    shape = like if isinstance(like, Lanes) else Lanes(like.count)
 
     def codegen(context, builder, sig, args):
-        return _as_lanes(context, builder, sig.args[0], args[0], n)
+        return _as_lanes(context, builder, sig.args[0], args[0], shape)
 
-    return Lanes(n)(value, mask), codegen
+    return shape(value, like), codegen
 
 
 def _lanewise(build, returns_mask=False):
@@ -190,18 +227,18 @@ def _lanewise(build, returns_mask=False):
     @intrinsic
     def lanewise(typingctx, a, b):
         shape = a if isinstance(a, Lanes) else b
-        if not isinstance(shape, Lanes):
+        if not isinstance(shape, Lanes) or (isinstance(a, Lanes) and isinstance(b, Lanes)
+                                            and a != b):
             return None
-        n = shape.count
 
         def codegen(context, builder, sig, args):
             x, y = (
-                _as_lanes(context, builder, ty, v, n)
+                _as_lanes(context, builder, ty, v, shape)
                 for ty, v in zip(sig.args, args, strict=True)
             )
             return build(builder, x, y)
 
-        return (Mask(n) if returns_mask else Lanes(n))(a, b), codegen
+        return (Mask(shape.count) if returns_mask else shape)(a, b), codegen
 
     return lanewise
 
@@ -220,13 +257,33 @@ ge = _lanewise(lambda b, x, y: b.fcmp_ordered(">=", x, y), returns_mask=True)
 
 
 @intrinsic
+def fma(typingctx, a, b, c):
+    """``a * b + c`` rounded once, lane by lane (scalars are broadcast; one of the three must be
+    Lanes, and all Lanes alike)."""
+    shapes = {ty for ty in (a, b, c) if isinstance(ty, Lanes)}
+    if len(shapes) != 1:
+        return None
+    shape = shapes.pop()
+
+    def codegen(context, builder, sig, args):
+        vec = _vector(shape.dtype, shape.count)
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(vec, [vec, vec, vec]),
+            f"llvm.fma.{_suffix(shape.dtype, shape.count)}")
+        return builder.call(fn, [_as_lanes(context, builder, ty, v, shape)
+                                 for ty, v in zip(sig.args, args, strict=True)])
+
+    return shape(a, b, c), codegen
+
+
+@intrinsic
 def absolute(typingctx, a):
     """``abs`` of every lane."""
 
     def codegen(context, builder, sig, args):
         fn = cgutils.get_or_insert_function(
             builder.module, ir.FunctionType(args[0].type, [args[0].type]),
-            f"llvm.fabs.v{a.count}f64")
+            f"llvm.fabs.{_suffix(a.dtype, a.count)}")
         return builder.call(fn, [args[0]])
 
     return a(a), codegen
@@ -269,7 +326,7 @@ def count_where(typingctx, counts, mask):
     """``counts`` plus one in the lanes of ``mask``."""
 
     def codegen(context, builder, sig, args):
-        one = ir.Constant(_doubles(counts.count), [1.0] * counts.count)
+        one = ir.Constant(_vector(counts.dtype, counts.count), [1.0] * counts.count)
         return builder.select(args[1], builder.fadd(args[0], one), args[0])
 
     return counts(counts, mask), codegen
