@@ -361,8 +361,10 @@ class Detector:
             return out
         y = self._buffer(raw.shape[0], nch)
         ready = np.zeros(1, dtype=np.int64)
+        # The first block here, so that detection has work while the other thread wakes up.
+        K.filter_ahead(raw[:PIPE_BLOCK], PIPE_BLOCK, 0, self._sos, self._z1, self._z2, y, ready)
         filtering = _executor(1).submit(
-            K.filter_ahead, raw, PIPE_BLOCK, self._sos, self._z1, self._z2, y, ready
+            K.filter_ahead, raw, PIPE_BLOCK, 1, self._sos, self._z1, self._z2, y, ready
         )
         blocks = -(-raw.shape[0] // PIPE_BLOCK)
         try:
@@ -445,24 +447,26 @@ class Detector:
         out: list[tuple[int, int, Episode]] = []
         fs = self.fs
         assert fs is not None
-        for c, count in enumerate(counts):
-            for k in range(int(count)):
-                out += self._event(c, rows_i[c, k], rows_f[c, k], fs)
+        for c, count in enumerate(counts.tolist()):
+            # As Python numbers at once: far quicker than reading numpy scalars one by one.
+            for row, row_f in zip(rows_i[c, :count].tolist(), rows_f[c, :count].tolist(),
+                                  strict=True):
+                out += self._event(c, row, row_f, fs)
         return out
 
     def _event(
-        self, c: int, row: np.ndarray, row_f: np.ndarray, fs: float
+        self, c: int, row: list[int], row_f: list[float], fs: float
     ) -> list[tuple[int, int, Episode]]:
         """What one event row of channel ``c`` means: a spasm that ended is returned, the rest
         is noted (quality segments, potentials for the sorter, activity, open spasms)."""
-        kind, at = int(row[K.EI_TYPE]), int(row[K.EI_AT])
-        onset, offset = int(row[K.EI_ONSET]), int(row[K.EI_OFFSET])
-        peak, rms, base, _active = (float(v) for v in row_f)
+        kind, at = row[K.EI_TYPE], row[K.EI_AT]
+        onset, offset = row[K.EI_ONSET], row[K.EI_OFFSET]
+        peak, rms, base, _active = row_f
         channel = self.channels[c]
         if kind == K.EV_FLAT:
             self.quality.append(QualitySegment("flat", channel, onset, offset))
         elif kind == K.EV_POTENTIAL:
-            self._sorters[c].add(Potential(onset, offset, int(row[K.EI_PEAK_AT]), peak, base))
+            self._sorters[c].add(Potential(onset, offset, row[K.EI_PEAK_AT], peak, base))
         elif kind == K.EV_ACTIVITY:
             self._sorters[c].busy_from(onset)
         elif kind == K.EV_ACTIVITY_END:
@@ -474,7 +478,7 @@ class Detector:
                 notes = (f"clipped {100.0 * row[K.EI_CLIPPED] / span:.1f}%",)
             if kind == K.EV_SPASM_END:
                 notes += self._gap_notes(channel, onset, offset)
-            ep = Episode("spasm", channel, onset, offset, int(row[K.EI_DETECTED]), fs, peak, rms,
+            ep = Episode("spasm", channel, onset, offset, row[K.EI_DETECTED], fs, peak, rms,
                          base, notes)
             if kind == K.EV_SPASM_CONFIRMED:
                 self._ongoing[c] = ep

@@ -410,12 +410,13 @@ def _calm_lanes(y, x, g0, c0, valid, live, first, end, pos, prm, lane, ring):
             if clip > 0.0:
                 now = but_not(now, ge(absolute(load(x, t, c0, valid)), clip))
             stopping = but_not(calm, now)
-            stopped_at = where(stopping, splat(t, valid), stopped_at)
-            kept_msum = where(stopping, msum, kept_msum)
-            kept_prev = where(stopping, prev, kept_prev)
-            calm = now
-            if bits_of(calm) == 0:
-                break
+            if bits_of(stopping) != 0:
+                stopped_at = where(stopping, splat(t, valid), stopped_at)
+                kept_msum = where(stopping, msum, kept_msum)
+                kept_prev = where(stopping, prev, kept_prev)
+                calm = now
+                if bits_of(calm) == 0:
+                    break
             msum = msum_next
             prev = v
             store(ring[0], pos, c0, pe, calm)
@@ -567,8 +568,8 @@ def _channel_span(y, x, g0, c, first, lockstep, prm, sf, si, ring, ev_i, ev_f, e
                 and g >= warm_until):
             # The other common case, well inside a long burst: every sample active and far
             # from rest, nothing left to decide but the burst's sums, again exactly as the full
-            # logic below does it. It hands over at the first sample that is not of this kind,
-            # or when a candidate is old enough to be confirmed.
+            # logic below does it, ticks included. It hands over at the first sample that is
+            # not of this kind, or when a candidate is old enough to be confirmed.
             cap2 = fasc2 * b2
             off_b2 = off2 * b2
             low_b2 = low2 * b2
@@ -580,36 +581,56 @@ def _channel_span(y, x, g0, c, first, lockstep, prm, sf, si, ring, ev_i, ev_f, e
             clip_n = si[c, SI_CLIP_N]
             active_n = si[c, SI_ACTIVE_N]
             burst_from = t
-            while t < stop and g0 + t < confirm_at:
-                v = np.float64(y[np.uint64(t), np.uint64(c)])
-                pe = min((v - prev_y) * (v - prev_y), cap2)
-                next_msum = msum + (pe - rc[np.uint64((pos - win) & mask)])
-                ms = next_msum * inv_win
-                if not ((ms > off_b2) & (ms >= low_b2) & (ms >= flat_b2)):
+            while True:
+                # The samples of this tick, in a loop kept small: counts that every sample adds
+                # to alike are added when it ends.
+                limit = min(stop, confirm_at - g0)
+                run_from = t
+                clips = 0
+                while t < limit:
+                    v = np.float64(y[np.uint64(t), np.uint64(c)])
+                    pe = min((v - prev_y) * (v - prev_y), cap2)
+                    next_msum = msum + (pe - rc[np.uint64((pos - win) & mask)])
+                    ms = next_msum * inv_win
+                    if not ((ms > off_b2) & (ms >= low_b2) & (ms >= flat_b2)):
+                        break
+                    p = v * v
+                    if clip > 0.0 and abs(x[np.uint64(t), np.uint64(c)]) >= clip:
+                        clips += 1
+                    msum = next_msum
+                    prev_y = v
+                    rc[np.uint64(pos)] = pe
+                    rp[np.uint64(pos)] = p
+                    pos = (pos + 1) & mask
+                    low_sumsq += p
+                    if p > low_peak:
+                        low_peak = p
+                        low_peak_at = g0 + t
+                    n_creep += ms > b2
+                    sumsq += p
+                    if p > peak:
+                        peak = p
+                        peak_at = g0 + t
+                    t += 1
+                active_n += t - run_from
+                clip_n += clips
+                low_clip += clips
+                si[c, SI_CLIPPED_TOTAL] += clips
+                if t < limit or t == n or g0 + t >= confirm_at:
                     break
-                p = v * v
-                clipped = 0
-                if clip > 0.0 and abs(x[np.uint64(t), np.uint64(c)]) >= clip:
-                    clipped = 1
-                    si[c, SI_CLIPPED_TOTAL] += 1
-                msum = next_msum
-                prev_y = v
-                rc[np.uint64(pos)] = pe
-                rp[np.uint64(pos)] = p
-                pos = (pos + 1) & mask
-                low_sumsq += p
-                low_clip += clipped
-                if p > low_peak:
-                    low_peak = p
-                    low_peak_at = g0 + t
-                n_creep += ms > b2
-                sumsq += p
-                clip_n += clipped
-                if p > peak:
-                    peak = p
-                    peak_at = g0 + t
-                active_n += 1
-                t += 1
+                # The tick is over, as at the top of the outer loop (nothing else there applies
+                # inside a burst).
+                b2, rest_p, b2_step, p_step, creep_step, tick_at = _tick_steps(
+                    g0 + t, tick, settle, eta_fast, ups, downs, creeps, b2, rest_p, floor_b2,
+                    floor_p, b2_step, p_step, creep_step, n_rest, b2_up, p_up, n_creep, tick_at,
+                    warm_until)
+                n_rest = b2_up = p_up = n_creep = 0
+                quiet_tick = True
+                stop = min(n, t + tick)
+                cap2 = fasc2 * b2
+                off_b2 = off2 * b2
+                low_b2 = low2 * b2
+                flat_b2 = flat2 * b2
             if t > burst_from:
                 sf[c, SF_SUMSQ] = sumsq
                 sf[c, SF_SUMSQ_ACTIVE] = sumsq
@@ -982,11 +1003,11 @@ def run_blocks(raw, g0, block, first, sos, z1, z2, prm, sf, si, ring, ys, ev_i, 
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
-def filter_ahead(raw, block, sos, z1, z2, y, ready):
-    """Filter the frame ``raw`` into ``y``, ``block`` samples at a time, publishing in
-    ``ready`` how many blocks are done: the first half of :func:`detect_filtered`'s pipeline,
-    run in another thread."""
-    b = 0
+def filter_ahead(raw, block, first, sos, z1, z2, y, ready):
+    """Filter the frame ``raw`` into ``y``, ``block`` samples at a time from block ``first``,
+    publishing in ``ready`` how many blocks are done: the first half of
+    :func:`detect_filtered`'s pipeline, run in another thread."""
+    b = first
     while b * block < raw.shape[0]:
         b0, b1 = b * block, min(raw.shape[0], (b + 1) * block)
         _filter(sos, raw[b0:b1], y[b0:b1], z1, z2)

@@ -1,9 +1,13 @@
 """Filter design for the detector, adapted to the sample rate (scipy does the design).
 
-All filters are second-order sections so that one streaming kernel runs them all.
+All filters are second-order sections so that one streaming kernel runs them all. Designs are
+kept once made (a batch of recordings asks for the same few again and again); callers get their
+own copy.
 """
 
 from __future__ import annotations
+
+from functools import lru_cache
 
 import numpy as np
 from scipy import signal
@@ -24,6 +28,11 @@ def bandpass_sos(
     fs: float, low_hz: float = 20.0, high_hz: float = 450.0, order: int = 2
 ) -> np.ndarray:
     """Butterworth band-pass (``2 * order`` poles) as second-order sections."""
+    return _bandpass(float(fs), float(low_hz), float(high_hz), int(order)).copy()
+
+
+@lru_cache(maxsize=64)
+def _bandpass(fs: float, low_hz: float, high_hz: float, order: int) -> np.ndarray:
     low, high = band_edges(fs, low_hz, high_hz)
     return signal.butter(order, [low, high], btype="bandpass", fs=fs, output="sos")
 
@@ -40,6 +49,14 @@ def mains_sos(
     Even harmonics are weak in mains pick-up; harmonics above the band are left to the
     low-pass. Returns an empty ``(0, 6)`` array when no harmonic is in band.
     """
+    return _notches(float(fs), float(mains_hz), int(highest_harmonic), float(q),
+                    None if band_high_hz is None else float(band_high_hz)).copy()
+
+
+@lru_cache(maxsize=64)
+def _notches(
+    fs: float, mains_hz: float, highest_harmonic: int, q: float, band_high_hz: float | None
+) -> np.ndarray:
     top = min(0.45 * fs, band_high_hz if band_high_hz else 0.45 * fs)
     sections = []
     for k in range(1, highest_harmonic + 1, 2):
