@@ -68,7 +68,7 @@ def test_kernel_output_is_bit_identical_across_cuts_loop_orders_and_groups(fs, h
     sos32 = sos.astype(np.float32)
     x = (np.random.default_rng(2).normal(size=(3000, 9)) * 40 + 250).astype(np.float32)
     z1, z2 = sos_state(sos, x[0])
-    whole = sosfilt_stream(sos, x, z1, z2)  # channels innermost (9 >= LANES_FROM)
+    whole = sosfilt_stream(sos, x, z1, z2)  # channels side by side (9 >= LANES_FROM)
     assert x.shape[1] >= LANES_FROM
     z1c, z2c = sos_state(sos, x[0])
     cuts = [0, 1, 2, 500, 2047, 3000]

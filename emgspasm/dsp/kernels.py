@@ -12,12 +12,16 @@ the same order per sample, multiply-adds fused the same way):
   four sections' states at a time in local variables (registers). A section's recurrence is then
   only two fused multiply-adds long and the four sections overlap in the CPU, instead of waiting
   for each state to go through memory (store, then load) every sample.
-- **across channels** (:data:`LANES_FROM` channels or more): time outermost, then sections, with
-  the channels innermost, where the compiler vectorises across channels.
+- **side by side** (:data:`LANES_FROM` channels or more): the same, with the channels in the
+  float32 lanes of one vector register (:mod:`emgspasm.dsp.lanes`), eight at a time.
 
 Each section runs in transposed direct form II (as scipy does), written so that the loop-carried
 chain is ``o = b0*v + s1`` then ``s1' = (b1*v + s2) - a1*o``: the term that does not depend on
 ``o`` is formed off the critical path.
+
+Numba's on-disk cache of a kernel compiled elsewhere (``emgspasm.detect.kernel`` builds these into
+its own) does not notice an edit of this module or of :mod:`emgspasm.dsp.lanes`: after changing
+them, delete the ``*.nbi``/``*.nbc`` files under ``emgspasm/detect/__pycache__``.
 """
 
 from __future__ import annotations
