@@ -167,9 +167,10 @@ def filter_each_channel(sos, x, y, z1, z2):
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
-def filter_across_channels(sos, x, y, z1, z2):
-    """As :func:`filter_each_channel`, channels side by side in vector lanes."""
-    _across_channels(sos, x, y, z1, z2, 0, first_lanes(0, LANES))
+def filter_across_channels(sos, x, y, z1, z2, c0=0):
+    """As :func:`filter_each_channel`, channels side by side in vector lanes; the block's
+    channels use state columns from ``c0``."""
+    _across_channels(sos, x, y, z1, z2, c0, first_lanes(0, LANES))
 
 
 def sosfilt_block(
@@ -185,12 +186,7 @@ def sosfilt_block(
     if x.shape[1] < LANES_FROM:
         _per_channel(sos, x, y, z1, z2, c0)
     else:
-        _in_lanes(sos, x, y, z1, z2, c0)
-
-
-@numba.njit(cache=True, nogil=True, boundscheck=False)
-def _in_lanes(sos, x, y, z1, z2, c0):
-    _across_channels(sos, x, y, z1, z2, c0, first_lanes(0, LANES))
+        filter_across_channels(sos, x, y, z1, z2, c0)
 
 
 def sosfilt_inplace(sos: np.ndarray, y: np.ndarray, z1: np.ndarray, z2: np.ndarray) -> None:
