@@ -295,6 +295,14 @@ def _calm_limits(b2, rest_p, fasc2, flat2, low2, off2):
 
 
 @numba.njit(cache=True, inline="always")
+def _burst_limits(b2, fasc2, off2, low2, flat2):
+    """What a sample in the middle of a burst stays above, for the tick's resting level: the cap
+    of a sample's contribution to the envelope, and the activity, onset-tracing and flat-line
+    levels."""
+    return fasc2 * b2, off2 * b2, low2 * b2, flat2 * b2
+
+
+@numba.njit(cache=True, inline="always")
 def _joins(si, c, g, tick, settle):
     """Whether channel ``c`` may go through calm samples in the lanes from sample ``g``: at
     rest, with no potential, flat line or run of activity open, and with the resting levels past
@@ -570,10 +578,7 @@ def _channel_span(y, x, g0, c, first, lockstep, prm, sf, si, ring, ev_i, ev_f, e
             # from rest, nothing left to decide but the burst's sums, again exactly as the full
             # logic below does it, ticks included. It hands over at the first sample that is
             # not of this kind, or when a candidate is old enough to be confirmed.
-            cap2 = fasc2 * b2
-            off_b2 = off2 * b2
-            low_b2 = low2 * b2
-            flat_b2 = flat2 * b2
+            cap2, off_b2, low_b2, flat_b2 = _burst_limits(b2, fasc2, off2, low2, flat2)
             confirm_at = si[c, SI_ONSET] + min_dur - 1 if state == CANDIDATE else g0 + n
             sumsq = sf[c, SF_SUMSQ]
             peak = sf[c, SF_PEAK]
@@ -627,10 +632,7 @@ def _channel_span(y, x, g0, c, first, lockstep, prm, sf, si, ring, ev_i, ev_f, e
                 n_rest = b2_up = p_up = n_creep = 0
                 quiet_tick = True
                 stop = min(n, t + tick)
-                cap2 = fasc2 * b2
-                off_b2 = off2 * b2
-                low_b2 = low2 * b2
-                flat_b2 = flat2 * b2
+                cap2, off_b2, low_b2, flat_b2 = _burst_limits(b2, fasc2, off2, low2, flat2)
             if t > burst_from:
                 sf[c, SF_SUMSQ] = sumsq
                 sf[c, SF_SUMSQ_ACTIVE] = sumsq
