@@ -132,3 +132,63 @@ def test_filters_running_ahead_in_a_thread_give_the_same_episodes(channels, monk
     assert run(2, 70_000) == serial  # frames above PARALLEL_MIN
     assert run(2, 9_011) == serial
     assert set(split) == {2}
+
+
+def test_the_filter_thread_hands_back_an_error_and_serves_on():
+    from emgspasm.detect.filter_thread import FilterThread
+
+    helper = FilterThread()
+    assert helper.claim() and not helper.claim()  # one detector at a time
+    helper.start(lambda: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        helper.finish()
+    done = []
+    helper.start(lambda: done.append(True))
+    helper.finish()
+    assert done == [True]
+    helper.release()
+    assert helper.claim()
+
+
+def test_detectors_in_two_threads_at_once_give_their_own_episodes(monkeypatch):
+    """Only one detector at a time has the filter thread; the other goes on alone."""
+    import threading
+
+    from emgspasm import Frame
+    from emgspasm.config import profile
+    from emgspasm.detect import Detector
+    from emgspasm.detect import detector as detector_module
+
+    from .synthetic import rest_with_events
+
+    monkeypatch.setattr(detector_module, "THREADS", 2)
+    monkeypatch.setattr(detector_module._Pace, "choose", lambda self, threads: threads)
+    fs = 2000.0
+    streams = [
+        np.tile(rest_with_events(fs=fs, duration_s=40.0, mains_hz=hz, seed=seed), (1, 8))
+        .astype(np.float32)
+        for hz, seed in ((50.0, 1), (60.0, 2))
+    ]
+    names = tuple(f"EMG{c}" for c in range(8))
+
+    def run(x, into):
+        det = Detector(profile("night"))
+        for s in range(0, len(x), 20_000):
+            into += det.process(Frame(x[s : s + 20_000], s, fs, names))
+        into += det.flush()
+
+    alone = []
+    for x in streams:
+        alone.append([])
+        run(x, alone[-1])
+    together = [[], []]
+    threads = [
+        threading.Thread(target=run, args=(x, out))
+        for x, out in zip(streams, together, strict=True)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert together == alone
+    assert all(any(e.kind == "spasm" for e in eps) for eps in alone)

@@ -8,9 +8,7 @@ blocks of any size gives the same episodes in the same order.
 from __future__ import annotations
 
 import os
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -22,6 +20,7 @@ from ..dsp.kernels import sos_state
 from ..errors import ConfigError
 from ..frames import Episode, Frame
 from . import kernel as K
+from .filter_thread import filter_thread
 from .potentials import HeartbeatRule, Potential, PotentialSorter
 
 TINY_GAP_S = 0.002
@@ -40,7 +39,7 @@ def _cores() -> int:
 
 
 THREADS = min(_cores(), 2)
-"""Threads for large frames: 2 runs the filters a block ahead of detection in a pool thread,
+"""Threads for large frames: 2 runs the filters a block ahead of detection in a second thread,
 1 does everything in the calling thread. The episodes are the same either way.
 """
 TICK_S = 0.008
@@ -57,19 +56,6 @@ PIPE_BLOCK = 2048
 """Samples per step of that pipeline: short, so that the two threads overlap on most of a frame."""
 PATIENCE = 1_000_000
 """Polls for a filtered block before detection returns to check on the filtering thread."""
-
-_pool: tuple[int, ThreadPoolExecutor] | None = None
-_pool_lock = threading.Lock()
-
-
-def _executor(workers: int) -> ThreadPoolExecutor:
-    """The process-wide pool for the filters' thread (made on first use, remade larger if asked)."""
-    global _pool
-    with _pool_lock:
-        if _pool is None or _pool[0] < workers:
-            _pool = (workers, ThreadPoolExecutor(workers, thread_name_prefix="emgspasm-channels"))
-        return _pool[1]
-
 
 class _Pace:
     """Whether running the filters in a second thread pays, measured on the frames themselves.
@@ -345,12 +331,16 @@ class Detector:
         self, raw: np.ndarray, start: int, threads: int
     ) -> list[tuple[int, int, Episode]]:
         """Filter and detect ``raw``: block after block in this thread, or, with ``threads`` > 1,
-        with the filters a block ahead in a pool thread (a two-stage pipeline in which every
-        channel stays in one vector register; the filters take about a quarter of the time)."""
+        with the filters a block ahead in the process's filter thread (a two-stage pipeline in
+        which every channel stays in one vector register; the filters take about a quarter of
+        the time). If another detector has that thread, this one goes on alone."""
         nch = raw.shape[1]
         ev_i, ev_f, ev_n = self._ev_i, self._ev_f, self._ev_n
         out: list[tuple[int, int, Episode]] = []
-        if threads == 1:
+        helper = filter_thread() if threads > 1 else None
+        if helper is not None and not helper.claim():
+            helper = None  # another detector has it: this one goes on alone
+        if helper is None:
             blocks = -(-raw.shape[0] // BLOCK)
             ys = self._buffer(BLOCK, nch)
             b = 0
@@ -361,11 +351,10 @@ class Detector:
             return out
         y = self._buffer(raw.shape[0], nch)
         ready = np.zeros(1, dtype=np.int64)
-        # The first block here, so that detection has work while the other thread wakes up.
+        # The first block here, so that detection has work while the other thread picks up.
         K.filter_ahead(raw[:PIPE_BLOCK], PIPE_BLOCK, 0, self._sos, self._z1, self._z2, y, ready)
-        filtering = _executor(1).submit(
-            K.filter_ahead, raw, PIPE_BLOCK, 1, self._sos, self._z1, self._z2, y, ready
-        )
+        sos, z1, z2 = self._sos, self._z1, self._z2
+        helper.start(lambda: K.filter_ahead(raw, PIPE_BLOCK, 1, sos, z1, z2, y, ready))
         blocks = -(-raw.shape[0] // PIPE_BLOCK)
         try:
             b = 0
@@ -373,10 +362,10 @@ class Detector:
                 b = K.detect_filtered(raw, y, start, PIPE_BLOCK, b, ready, PATIENCE, self._prm,
                                       self._sf, self._si, self._ring, ev_i, ev_f, ev_n)
                 out += self._take_events()
-                if filtering.done():
-                    filtering.result()  # raises what stopped it, if anything did
+                helper.check()
         finally:
-            wait([filtering])  # it works on this detector's state: never leave it running
+            helper.finish()  # it works on this detector's state: never leave it running
+            helper.release()
         return out
 
     def _take_events(self) -> list[tuple[int, int, Episode]]:

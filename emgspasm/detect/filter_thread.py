@@ -1,0 +1,94 @@
+"""The thread that runs the filters a block ahead of detection, for large frames.
+
+Waking a sleeping thread costs tens of microseconds on a virtual machine (its core has to be
+woken too), as much as filtering a few thousand samples. Frames replayed from a file come back
+to back, so after each frame the thread polls for the next one for about a millisecond, without
+the GIL, before it goes to sleep; a live stream's small frames never come here.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import numpy as np
+
+from ..dsp.handoff import await_change
+
+SPIN_POLLS = 40_000
+"""Polls (about 25 ns each) for the next frame before the thread sleeps."""
+
+
+class FilterThread:
+    """One thread that runs a job at a time for one Detector at a time.
+
+    A Detector :meth:`claim` s it (or, if another Detector has it, goes on alone), hands it a job
+    with :meth:`start`, and :meth:`finish` es when its own part of the frame is done.
+    """
+
+    def __init__(self) -> None:
+        self._posted = np.zeros(1, np.int64)
+        self._done = np.zeros(1, np.int64)
+        self._job: Callable[[], None] | None = None
+        self._error: BaseException | None = None
+        self._wake = threading.Condition()
+        self._owner = threading.Lock()
+        self._thread = threading.Thread(target=self._serve, name="emgspasm-filters", daemon=True)
+        self._thread.start()
+
+    def claim(self) -> bool:
+        """Whether this thread is now the caller's (until :meth:`release`)."""
+        return self._owner.acquire(blocking=False)
+
+    def release(self) -> None:
+        self._owner.release()
+
+    def start(self, job: Callable[[], None]) -> None:
+        """Run ``job`` in the thread (the previous job must be finished)."""
+        self._job = job
+        with self._wake:
+            self._posted[0] += 1
+            self._wake.notify()
+
+    def finish(self) -> None:
+        """Wait until the job is done; raise what stopped it, if anything did."""
+        while not await_change(self._done, self._posted[0] - 1, SPIN_POLLS):
+            if not self._thread.is_alive():  # pragma: no cover - the loop below never ends
+                raise RuntimeError("the filters' thread has stopped")
+        error, self._error = self._error, None
+        if error is not None:
+            raise error
+
+    def check(self) -> None:
+        """Raise what stopped the job, if it has stopped on an error."""
+        if self._done[0] == self._posted[0] and self._error is not None:
+            self.finish()
+
+    def _serve(self) -> None:
+        taken = 0
+        while True:
+            if not await_change(self._posted, taken, SPIN_POLLS):
+                with self._wake:
+                    while self._posted[0] == taken:
+                        self._wake.wait()
+            taken += 1
+            job, self._job = self._job, None
+            try:
+                assert job is not None
+                job()
+            except BaseException as error:  # handed to the Detector, which raises it
+                self._error = error
+            self._done[0] = taken
+
+
+_thread: FilterThread | None = None
+_lock = threading.Lock()
+
+
+def filter_thread() -> FilterThread:
+    """The process's filter thread (started on first use)."""
+    global _thread
+    with _lock:
+        if _thread is None:
+            _thread = FilterThread()
+        return _thread
