@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 import numpy as np
 from scipy import signal
@@ -547,8 +548,16 @@ def quantisation_floors(samples: np.ndarray, sos: np.ndarray) -> tuple[np.ndarra
     steps[steps == 0.0] = np.inf
     q = steps.min(axis=0)
     q[~np.isfinite(q)] = 0.0
+    gain, change_gain = _noise_gains(np.ascontiguousarray(sos, dtype=np.float64).tobytes())
+    noise = q**2 / 12.0
+    return K.MEDIAN_CHI2 * noise * gain, noise * change_gain
+
+
+@lru_cache(maxsize=64)
+def _noise_gains(sos: bytes) -> tuple[float, float]:
+    """How much the sections ``sos`` (as bytes, to be kept once made) multiply the power of white
+    noise, and that of its sample-to-sample change."""
     impulse = np.zeros(4096)
     impulse[0] = 1.0
-    h = signal.sosfilt(sos, impulse)
-    noise = q**2 / 12.0
-    return K.MEDIAN_CHI2 * noise * float(np.sum(h**2)), noise * float(np.sum(np.diff(h) ** 2))
+    h = signal.sosfilt(np.frombuffer(sos).reshape(-1, 6).copy(), impulse)
+    return float(np.sum(h**2)), float(np.sum(np.diff(h) ** 2))

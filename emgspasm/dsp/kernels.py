@@ -26,6 +26,8 @@ them, delete the ``*.nbi``/``*.nbc`` files under ``emgspasm/detect/__pycache__``
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numba
 import numpy as np
 from scipy import signal
@@ -209,10 +211,17 @@ def sos_state(sos: np.ndarray, first: np.ndarray) -> tuple[np.ndarray, np.ndarra
     z2 = np.zeros((nsec, first.size), dtype=np.float32)
     if nsec == 0:
         return z1, z2
-    zi = signal.sosfilt_zi(sos)  # (sections, 2), gains of earlier sections included
+    zi = _steady_gains(np.ascontiguousarray(sos, dtype=np.float64).tobytes())
     z1[:] = zi[:, 0, None] * first[None, :]
     z2[:] = zi[:, 1, None] * first[None, :]
     return z1, z2
+
+
+@lru_cache(maxsize=64)
+def _steady_gains(sos: bytes) -> np.ndarray:
+    """``sosfilt_zi`` of the sections ``sos`` (as bytes, to be kept once made): (sections, 2),
+    gains of earlier sections included."""
+    return signal.sosfilt_zi(np.frombuffer(sos).reshape(-1, 6).copy())
 
 
 def sosfilt_stream(sos: np.ndarray, x: np.ndarray, z1: np.ndarray, z2: np.ndarray) -> np.ndarray:
