@@ -137,13 +137,19 @@ def test_filters_running_ahead_in_a_thread_give_the_same_episodes(channels, monk
 def test_the_filter_thread_hands_back_an_error_and_serves_on():
     from emgspasm.detect.filter_thread import FilterThread
 
+    def start(job):
+        number = helper.prepare(job)
+        if number:
+            helper.posted[0] = number
+        helper.announced()
+
     helper = FilterThread()
     assert helper.claim() and not helper.claim()  # one detector at a time
-    helper.start(lambda: 1 / 0)
+    start(lambda: 1 / 0)
     with pytest.raises(ZeroDivisionError):
         helper.finish()
     done = []
-    helper.start(lambda: done.append(True))
+    start(lambda: done.append(True))
     helper.finish()
     assert done == [True]
     helper.release()

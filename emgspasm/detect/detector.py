@@ -352,20 +352,26 @@ class Detector:
             return out
         y = self._buffer(raw.shape[0], nch)
         ready = np.zeros(1, dtype=np.int64)
-        # The first block here, so that detection has work while the other thread picks up.
-        K.filter_ahead(raw[:PIPE_BLOCK], PIPE_BLOCK, 0, self._sos, self._z1, self._z2, y, ready)
         sos, z1, z2 = self._sos, self._z1, self._z2
-        helper.start(lambda: K.filter_ahead(raw, PIPE_BLOCK, 1, sos, z1, z2, y, ready))
+        # The first block here, so that detection has work while the other thread takes up
+        # the rest, announced by detection's first call.
+        K.filter_ahead(raw[:PIPE_BLOCK], PIPE_BLOCK, 0, sos, z1, z2, y, ready)
+        job = helper.prepare(lambda: K.filter_ahead(raw, PIPE_BLOCK, 1, sos, z1, z2, y, ready))
         blocks = -(-raw.shape[0] // PIPE_BLOCK)
+        b = 0
         try:
-            b = 0
             while b < blocks:
-                b = K.detect_filtered(raw, y, start, PIPE_BLOCK, b, ready, PATIENCE, self._prm,
-                                      self._sf, self._si, self._ring, ev_i, ev_f, ev_n)
+                b = K.detect_filtered(raw, y, start, PIPE_BLOCK, b, ready, PATIENCE,
+                                      helper.posted, job, self._prm, self._sf, self._si,
+                                      self._ring, ev_i, ev_f, ev_n)
+                if job:
+                    helper.announced()
+                    job = 0
                 out += self._take_events()
                 helper.check()
         finally:
-            helper.finish()  # it works on this detector's state: never leave it running
+            if b < blocks:  # stopped early: the filters must be done with this detector's state
+                helper.finish()
             helper.release()
         return out
 

@@ -2,8 +2,9 @@
 
 Waking a sleeping thread costs tens of microseconds on a virtual machine (its core has to be
 woken too), as much as filtering a few thousand samples. Frames replayed from a file come back
-to back, so after each frame the thread polls for the next one for about a millisecond, without
-the GIL, before it goes to sleep; a live stream's small frames never come here.
+to back, so after each job the thread polls for the next one for about a millisecond, without
+the GIL, before it goes to sleep; and a job is announced from a kernel that has let the GIL go,
+so the thread can take it up at once. A live stream's small frames never come here.
 """
 
 from __future__ import annotations
@@ -16,21 +17,26 @@ import numpy as np
 from ..dsp.handoff import await_change
 
 SPIN_POLLS = 40_000
-"""Polls (about 25 ns each) for the next frame before the thread sleeps."""
+"""Polls (about 25 ns each) for the next job before the thread sleeps."""
 
 
 class FilterThread:
     """One thread that runs a job at a time for one Detector at a time.
 
-    A Detector :meth:`claim` s it (or, if another Detector has it, goes on alone), hands it a job
-    with :meth:`start`, and :meth:`finish` es when its own part of the frame is done.
+    A Detector :meth:`claim` s it (or, if another Detector has it, goes on alone) and hands it
+    a job: :meth:`prepare` it, publish the number that returns (if not 0) in :attr:`posted` from
+    a kernel, which has let the GIL go, then call :meth:`announced`. When the job has published
+    all its results, the Detector :meth:`release` s the thread; after an error it calls
+    :meth:`finish`, which raises it.
     """
 
     def __init__(self) -> None:
-        self._posted = np.zeros(1, np.int64)
+        self.posted = np.zeros(1, np.int64)
+        """The number of the last job announced."""
         self._done = np.zeros(1, np.int64)
         self._job: Callable[[], None] | None = None
         self._error: BaseException | None = None
+        self._asleep = False
         self._wake = threading.Condition()
         self._owner = threading.Lock()
         self._thread = threading.Thread(target=self._serve, name="emgspasm-filters", daemon=True)
@@ -43,16 +49,26 @@ class FilterThread:
     def release(self) -> None:
         self._owner.release()
 
-    def start(self, job: Callable[[], None]) -> None:
-        """Run ``job`` in the thread (the previous job must be finished)."""
+    def prepare(self, job: Callable[[], None]) -> int:
+        """Make ``job`` the next one. Returns the number to publish in :attr:`posted` that
+        announces it, or 0 if the thread was asleep: it has been woken with the job already."""
         self._job = job
+        number = int(self.posted[0]) + 1
+        if not self._asleep:
+            return number
         with self._wake:
-            self._posted[0] += 1
+            self.posted[0] = number
+            self._wake.notify()
+        return 0
+
+    def announced(self) -> None:
+        """Wake the thread in case it fell asleep just before its job was published."""
+        with self._wake:
             self._wake.notify()
 
     def finish(self) -> None:
-        """Wait until the job is done; raise what stopped it, if anything did."""
-        while not await_change(self._done, self._posted[0] - 1, SPIN_POLLS):
+        """Wait until the last job is done; raise what stopped it, if anything did."""
+        while not await_change(self._done, self.posted[0] - 1, SPIN_POLLS):
             if not self._thread.is_alive():  # pragma: no cover - the loop below never ends
                 raise RuntimeError("the filters' thread has stopped")
         error, self._error = self._error, None
@@ -60,17 +76,19 @@ class FilterThread:
             raise error
 
     def check(self) -> None:
-        """Raise what stopped the job, if it has stopped on an error."""
-        if self._done[0] == self._posted[0] and self._error is not None:
+        """Raise what stopped the last job, if it has stopped on an error."""
+        if self._done[0] == self.posted[0] and self._error is not None:
             self.finish()
 
     def _serve(self) -> None:
         taken = 0
         while True:
-            if not await_change(self._posted, taken, SPIN_POLLS):
+            if not await_change(self.posted, taken, SPIN_POLLS):
                 with self._wake:
-                    while self._posted[0] == taken:
+                    self._asleep = True
+                    while self.posted[0] == taken:
                         self._wake.wait()
+                    self._asleep = False
             taken += 1
             job, self._job = self._job, None
             try:

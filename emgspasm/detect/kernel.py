@@ -1018,12 +1018,17 @@ def filter_ahead(raw, block, first, sos, z1, z2, y, ready):
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
-def detect_filtered(raw, y, g0, block, first, ready, patience, prm, sf, si, ring, ev_i, ev_f,
-                    ev_n):
+def detect_filtered(raw, y, g0, block, first, ready, patience, post, job, prm, sf, si, ring,
+                    ev_i, ev_f, ev_n):
     """Detect over the frame ``raw`` as :func:`filter_ahead` filters it into ``y``: block ``b``
     once ``ready`` says it is filtered. Returns the next block to do, as :func:`run_blocks`
     does, and also after waiting ``patience`` polls for a block (the caller then checks on the
-    other thread)."""
+    other thread).
+
+    A ``job`` other than 0 is published in ``post`` first: announced from here, where the GIL
+    is let go, the filter thread takes it up without waiting for this thread."""
+    if job != 0:
+        publish(post, job)
     b = first
     polls = 0
     while _room_for(raw.shape[0], block, b, ev_i, ev_n):
