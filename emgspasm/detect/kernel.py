@@ -162,6 +162,10 @@ MEDIAN_CHI2 = 0.4549
 """Median of the square of a standard normal sample: turns the tracked median of the squared
 signal at rest into its mean square."""
 
+UNDER = 1.0 - 2.0**-45
+"""Just below 1: a calm sample's limit scaled by it errs on the side of the full logic,
+whatever the rounding of the comparison the limit stands for."""
+
 HALF_PEAK2 = 0.25
 """A potential's width is where the signal stays above half its peak (a quarter in power)."""
 
@@ -287,11 +291,12 @@ def _tick_steps(g, tick, settle, eta_fast, ups, downs, creeps, b2, rest_p, floor
 def _calm_limits(b2, rest_p, fasc2, flat2, low2, off2):
     """What a calm sample stays within, for the tick's resting levels: the cap of a sample's
     contribution to the envelope, the flat-line level, a level below both the onset-tracing and
-    the activity level (as the full logic compares them), and the potential level."""
+    the activity level (as the full logic compares them), and a level of the squared sample
+    below the potential level (compared as is, without the full logic's scaling)."""
     calm_b2 = low2 * b2
     if off2 * b2 < calm_b2:
         calm_b2 = np.nextafter(off2 * b2, np.inf)
-    return fasc2 * b2, flat2 * b2, calm_b2, fasc2 * rest_p
+    return fasc2 * b2, flat2 * b2, calm_b2, fasc2 * rest_p / MEDIAN_CHI2 * UNDER
 
 
 @numba.njit(cache=True, inline="always")
@@ -341,7 +346,7 @@ def _lane_limits(b2, rest_p, fasc2, flat2, low2, off2):
     low_b2 = mul(b2, low2)
     off_b2 = mul(b2, off2)
     calm_b2 = where(lt(off_b2, low_b2), next_up(off_b2), low_b2)
-    return mul(b2, fasc2), mul(b2, flat2), calm_b2, mul(rest_p, fasc2)
+    return mul(b2, fasc2), mul(b2, flat2), calm_b2, mul(mul(rest_p, fasc2 / MEDIAN_CHI2), UNDER)
 
 
 @numba.njit(cache=True, inline="always")
@@ -379,7 +384,7 @@ def _calm_lanes(y, x, g0, c0, valid, live, first, end, pos, prm, lane, ring):
     p_up = load(lane, LT_P_UP, c0, valid)
     n_creep = load(lane, LT_N_CREEP, c0, valid)
     tick_at = load(lane, LT_TICK_AT, c0, valid)
-    cap2, flat_b2, calm_b2, pot_p = _lane_limits(b2, rest_p, fasc2, flat2, low2, off2)
+    cap2, flat_b2, calm_b2, calm_p = _lane_limits(b2, rest_p, fasc2, flat2, low2, off2)
     stopped_at = splat(end, valid)
     zero = splat(0.0, valid)
     # The envelope sums run on in every lane (nothing waits on a lane's verdict); a lane's sum
@@ -403,8 +408,9 @@ def _calm_lanes(y, x, g0, c0, valid, live, first, end, pos, prm, lane, ring):
             p_up = where(calm, zero, p_up)
             n_creep = where(calm, zero, n_creep)
             tick_at = where(calm, splat(g, valid), tick_at)
-            cap2, flat_b2, calm_b2, pot_p = _lane_limits(b2, rest_p, fasc2, flat2, low2, off2)
+            cap2, flat_b2, calm_b2, calm_p = _lane_limits(b2, rest_p, fasc2, flat2, low2, off2)
         tick_end = min(end, t + tick - g % tick)
+        counted = t  # resting samples are counted when a lane stops or the tick ends
         while t < tick_end:
             v = load(y, t, c0, valid)
             d = sub(v, prev)
@@ -414,12 +420,13 @@ def _calm_lanes(y, x, g0, c0, valid, live, first, end, pos, prm, lane, ring):
             ms = mul(msum_next, inv_win)
             p = mul(v, v)
             now = both(both(calm, le(flat_b2, ms)),
-                       both(lt(ms, calm_b2), le(mul(p, MEDIAN_CHI2), pot_p)))
+                       both(lt(ms, calm_b2), le(p, calm_p)))
             if clip > 0.0:
                 now = but_not(now, ge(absolute(load(x, t, c0, valid)), clip))
             stopping = but_not(calm, now)
             if bits_of(stopping) != 0:
                 stopped_at = where(stopping, splat(t, valid), stopped_at)
+                n_rest = where(stopping, add(n_rest, np.float64(t - counted)), n_rest)
                 kept_msum = where(stopping, msum, kept_msum)
                 kept_prev = where(stopping, prev, kept_prev)
                 calm = now
@@ -429,11 +436,11 @@ def _calm_lanes(y, x, g0, c0, valid, live, first, end, pos, prm, lane, ring):
             prev = v
             store(ring[0], pos, c0, pe, calm)
             store(ring[1], pos, c0, p, calm)
-            n_rest = count_where(n_rest, calm)
             b2_up = count_where(b2_up, both(calm, gt(ms, b2)))
             p_up = count_where(p_up, both(calm, gt(p, rest_p)))
             pos = (pos + 1) & mask
             t += 1
+        n_rest = where(calm, add(n_rest, np.float64(t - counted)), n_rest)
         if bits_of(calm) == 0:
             break
     store(lane, LT_MSUM, c0, where(calm, msum, kept_msum), live)
@@ -543,7 +550,7 @@ def _channel_span(y, x, g0, c, first, lockstep, prm, sf, si, ring, ev_i, ev_f, e
             # The common case, at rest and far from every threshold, in a tight loop that
             # does exactly what the full logic below would do for such samples; it stops
             # before the first sample that is not of this kind.
-            cap2, flat_b2, calm_b2, pot_p = _calm_limits(b2, rest_p, fasc2, flat2, low2, off2)
+            cap2, flat_b2, calm_b2, calm_p = _calm_limits(b2, rest_p, fasc2, flat2, low2, off2)
             calm_from = t
             # Unsigned indices: the positions are never negative, and Numba then leaves
             # out its checks for indexing from the end.
@@ -553,7 +560,7 @@ def _channel_span(y, x, g0, c, first, lockstep, prm, sf, si, ring, ev_i, ev_f, e
                 next_msum = msum + (pe - rc[np.uint64((pos - win) & mask)])
                 ms = next_msum * inv_win
                 p = v * v
-                if not ((flat_b2 <= ms) & (ms < calm_b2) & (p * MEDIAN_CHI2 <= pot_p)):
+                if not ((flat_b2 <= ms) & (ms < calm_b2) & (p <= calm_p)):
                     break
                 if clip > 0.0 and abs(x[np.uint64(t), np.uint64(c)]) >= clip:
                     break
