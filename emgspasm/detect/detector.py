@@ -444,6 +444,8 @@ class Detector:
         fs = self.fs
         assert fs is not None
         for c, count in enumerate(counts.tolist()):
+            if not count:
+                continue
             # As Python numbers at once: far quicker than reading numpy scalars one by one.
             for row, row_f in zip(rows_i[c, :count].tolist(), rows_f[c, :count].tolist(),
                                   strict=True):
