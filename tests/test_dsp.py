@@ -152,7 +152,9 @@ def test_the_filter_thread_hands_back_an_error_and_serves_on():
     start(lambda: done.append(True))
     helper.finish()
     assert done == [True]
-    helper.release()
+    start(lambda: [].pop())
+    with pytest.raises(IndexError):
+        helper.release(wait=True)  # given back even so
     assert helper.claim()
 
 

@@ -370,9 +370,8 @@ class Detector:
                 out += self._take_events()
                 helper.check()
         finally:
-            if b < blocks:  # stopped early: the filters must be done with this detector's state
-                helper.finish()
-            helper.release()
+            # Stopped early, the filters must be done with this detector's state first.
+            helper.release(wait=b < blocks)
         return out
 
     def _take_events(self) -> list[tuple[int, int, Episode]]:

@@ -26,8 +26,8 @@ class FilterThread:
     A Detector :meth:`claim` s it (or, if another Detector has it, goes on alone) and hands it
     a job: :meth:`prepare` it, publish the number that returns (if not 0) in :attr:`posted` from
     a kernel, which has let the GIL go, then call :meth:`announced`. When the job has published
-    all its results, the Detector :meth:`release` s the thread; after an error it calls
-    :meth:`finish`, which raises it.
+    all its results, the Detector :meth:`release` s the thread; if it stops before that, it
+    releases it once the job is over.
     """
 
     def __init__(self) -> None:
@@ -46,8 +46,14 @@ class FilterThread:
         """Whether this thread is now the caller's (until :meth:`release`)."""
         return self._owner.acquire(blocking=False)
 
-    def release(self) -> None:
-        self._owner.release()
+    def release(self, wait: bool = False) -> None:
+        """Give the thread back; with ``wait``, once its job is over (raising what stopped it,
+        if anything did)."""
+        try:
+            if wait:
+                self.finish()
+        finally:
+            self._owner.release()
 
     def prepare(self, job: Callable[[], None]) -> int:
         """Make ``job`` the next one. Returns the number to publish in :attr:`posted` that
@@ -69,7 +75,7 @@ class FilterThread:
     def finish(self) -> None:
         """Wait until the last job is done; raise what stopped it, if anything did."""
         while not await_change(self._done, self.posted[0] - 1, SPIN_POLLS):
-            if not self._thread.is_alive():  # pragma: no cover - the loop below never ends
+            if not self._thread.is_alive():  # pragma: no cover - its loop never returns
                 raise RuntimeError("the filters' thread has stopped")
         error, self._error = self._error, None
         if error is not None:

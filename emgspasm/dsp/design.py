@@ -87,7 +87,7 @@ def detect_mains(
     n = x.shape[0]
     if n < int(0.25 * fs):
         return None
-    x = x[: int(fs)]  # a second: one Hann-windowed periodogram, 1 Hz apart
+    x = x[: int(fs)]  # at most a second, in one Hann-windowed periodogram
     n = x.shape[0]
     spectrum = np.fft.rfft((x - x.mean(axis=0)) * _hann(n)[:, None], axis=0)
     p = (spectrum.real**2 + spectrum.imag**2).sum(axis=1)
